@@ -84,19 +84,19 @@ func Open(path string, opts Options) (*Spool, error) { panic("stub") }
 // Close closes the file. Safe to call twice.
 func (s *Spool) Close() error { panic("stub") }
 
-// Append durably appends rows to q and, in the same transaction, writes checkpoints into the
-// metadata bucket (nil = none). It returns only after the transaction is fsynced. Concurrent
-// callers share fsyncs (group commit). When full it blocks (until ctx ends: ErrFull) or drops
-// the oldest rows, per Options.WhenFull.
-func (s *Spool) Append(ctx context.Context, q QueueKey, rows [][]byte, checkpoints map[string][]byte) error {
-	panic("stub")
+// Write is one durable unit: rows for one queue, dead letters and source checkpoints, committed
+// in a single transaction.
+type Write struct {
+	Queue       QueueKey
+	Rows        [][]byte          // row JSON objects (from schema)
+	DeadLetters []DeadLetter      // rows that failed decoding or the schema
+	Checkpoints map[string][]byte // metadata keys written in the same transaction (nil = none)
 }
 
-// AddDeadLetters durably stores rows that never became queue rows (parse or schema errors), with
-// checkpoints in the same transaction.
-func (s *Spool) AddDeadLetters(ctx context.Context, dls []DeadLetter, checkpoints map[string][]byte) error {
-	panic("stub")
-}
+// Append durably commits w. It returns only after the transaction is fsynced. Concurrent callers
+// share fsyncs (group commit). When full it blocks (until ctx ends: ErrFull) or drops the oldest
+// rows, per Options.WhenFull.
+func (s *Spool) Append(ctx context.Context, w Write) error { panic("stub") }
 
 // Take marks up to maxRows oldest ready rows of q (and at most maxBytes of row data) in flight
 // and returns them; nil when q has no ready rows.
