@@ -26,7 +26,8 @@ type Queue interface {
 
 // Sender posts rows; its errors are classified with sink.Classify.
 type Sender interface {
-	PostRows(ctx context.Context, dataset, table string, rows [][]byte) error
+	// seq is the spool sequence of the batch's first row: stable across resends of the same rows.
+	PostRows(ctx context.Context, dataset, table string, seq uint64, rows [][]byte) error
 }
 
 // Options configure a Dispatcher for one dataset.
@@ -36,8 +37,17 @@ type Options struct {
 	Queue   Queue
 	Sender  Sender
 	Logger  *slog.Logger
+	// Clock is injected for virtual-time tests; nil = real time.
+	Clock Clock
 	// Abort ends in-flight POSTs when done (shutdown_timeout passed); their rows are Nacked.
 	Abort context.Context
+}
+
+// Clock is the dispatcher's time source.
+type Clock interface {
+	Now() time.Time
+	// After is like time.After on this clock.
+	After(d time.Duration) <-chan time.Time
 }
 
 // Dispatcher drives one dataset's scheduler.

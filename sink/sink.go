@@ -45,8 +45,10 @@ func New(o Options) (*Client, error) { panic("stub") }
 func (c *Client) Prepare(ctx context.Context) error { panic("stub") }
 
 // PostRows posts rows (JSON objects) to dataset/table (config names). A 401 is refreshed and
-// retried once inside. The error, if any, is classified: see Classify.
-func (c *Client) PostRows(ctx context.Context, dataset, table string, rows [][]byte) error {
+// retried once inside. seq (the spool sequence of the first row) is sent as
+// X-PowerBI-PushData-SequenceNumber when powerbi.sequence_numbers is on. The error, if any, is
+// classified: see Classify.
+func (c *Client) PostRows(ctx context.Context, dataset, table string, seq uint64, rows [][]byte) error {
 	panic("stub")
 }
 
