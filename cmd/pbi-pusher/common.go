@@ -1,0 +1,79 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/pbi-pusher/pbi-pusher/config"
+)
+
+// newFlagSet returns a flag set whose -h prints the usage line, the flags and an example.
+func newFlagSet(name, synopsis, example string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: pbi-pusher %s\n\nflags:\n", synopsis)
+		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nexample:\n  %s\n", example)
+	}
+	return fs
+}
+
+// parseFlags parses args; it returns (exit code, done) where done means the caller returns.
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, true
+		}
+		return exitUsage, true
+	}
+	return exitOK, false
+}
+
+// loadConfig loads and validates a config, printing a one-line-per-problem error.
+func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	if path == "" {
+		fmt.Fprintln(stderr, "pbi-pusher: -config FILE is required")
+		return nil, false
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "pbi-pusher: invalid config: %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return nil, false
+	}
+	return cfg, true
+}
+
+// newLogger builds the process logger from log.format/log.level: text on a terminal, JSON otherwise.
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.Format
+	if format == "" || format == "auto" {
+		format = "json"
+		if isTerminal(w) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+var version = "dev"

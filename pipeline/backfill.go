@@ -1,0 +1,277 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pbi-pusher/pbi-pusher/ingest"
+)
+
+// recordsPerWrite is how many records one durable spool write carries: large enough that fsyncs
+// are amortised, small enough that a crash re-reads little.
+const recordsPerWrite = 1000
+
+// BackfillOptions describe one backfill.
+type BackfillOptions struct {
+	Table  string    // DATASET/TABLE
+	Format string    // jsonl | csv | "" (from each path's extension)
+	Paths  []string  // "-" reads Stdin
+	Stdin  io.Reader // for "-"
+	// Progress, if set, is called about every Interval with a snapshot, and once at the end.
+	Progress func(Progress)
+	Interval time.Duration
+}
+
+// Progress is a snapshot of a running backfill.
+type Progress struct {
+	Read      int64 // records read this run (good and bad)
+	Spooled   int64 // rows durably spooled this run
+	Delivered int64 // rows Power BI acknowledged this run
+	Rejected  int64 // rows dead-lettered this run (schema or Power BI)
+	Resumed   int64 // records skipped because an earlier run already spooled them
+	Backlog   int   // rows of the table still waiting in the spool
+	Elapsed   time.Duration
+	Reading   bool // false once every input was read
+}
+
+// Summary is the final Progress.
+type Summary = Progress
+
+// ErrRejectedRows is returned (wrapped) when a backfill finished but some rows were dead-lettered.
+var ErrRejectedRows = errors.New("rows were dead-lettered")
+
+// Backfill reads every path into the spool (resuming from a checkpoint left by an earlier run of
+// the same file), runs the dispatchers, and returns once every spooled row of the table was
+// acknowledged by Power BI or dead-lettered. ctx cancellation stops it early; rows already spooled
+// stay in the spool for the next run.
+func (p *Pipeline) Backfill(ctx context.Context, o BackfillOptions) (Summary, error) {
+	w, err := p.Writer(o.Table)
+	if err != nil {
+		return Summary{}, err
+	}
+	bf := &backfill{p: p, o: o, w: w, start: time.Now(), deliveredAt0: p.Spool.Delivered(w.Queue), dead0: p.Spool.Stats().DeadLetters}
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	fatalCh := make(chan error, len(p.cfg.Datasets))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// Abort = ctx: on Ctrl-C in-flight POSTs are cancelled and their rows stay spooled.
+		p.Run(runCtx, ctx, func(ds string, err error) { fatalCh <- fmt.Errorf("dataset %s: %w", ds, err) })
+	}()
+	err = bf.run(runCtx, fatalCh)
+	stopRun()
+	wg.Wait()
+	sum := bf.snapshot(false)
+	if o.Progress != nil {
+		o.Progress(sum)
+	}
+	if err == nil && sum.Rejected > 0 {
+		err = fmt.Errorf("%d %w (see `pbi-pusher spool dead-letters`)", sum.Rejected, ErrRejectedRows)
+	}
+	return sum, err
+}
+
+type backfill struct {
+	p            *Pipeline
+	o            BackfillOptions
+	w            *ingest.Writer
+	start        time.Time
+	deliveredAt0 int64
+	dead0        int
+
+	mu                       sync.Mutex
+	read, spooled, schemaBad int64
+	resumed                  int64
+	reading                  bool
+}
+
+func (b *backfill) run(ctx context.Context, fatalCh <-chan error) error {
+	readErr := make(chan error, 1)
+	b.setReading(true)
+	go func() { readErr <- b.readAll(ctx); b.setReading(false) }()
+	interval := b.o.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	report := time.NewTicker(interval)
+	defer report.Stop()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
+	readDone := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-fatalCh:
+			return err
+		case err := <-readErr:
+			if err != nil {
+				return err
+			}
+			readDone = true
+		case <-report.C:
+			if b.o.Progress != nil {
+				b.o.Progress(b.snapshot(true))
+			}
+		case <-poll.C:
+			if readDone && b.drained() {
+				return nil
+			}
+		}
+	}
+}
+
+// drained reports whether nothing of the table is waiting or in flight.
+func (b *backfill) drained() bool {
+	if b.p.Spool.Backlog(b.w.Queue).Rows > 0 {
+		return false
+	}
+	return b.p.Spool.Stats().InFlight == 0
+}
+
+func (b *backfill) setReading(v bool) {
+	b.mu.Lock()
+	b.reading = v
+	b.mu.Unlock()
+}
+
+func (b *backfill) snapshot(reading bool) Progress {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	dead := int64(b.p.Spool.Stats().DeadLetters - b.dead0)
+	return Progress{
+		Read:      b.read,
+		Spooled:   b.spooled,
+		Delivered: b.p.Spool.Delivered(b.w.Queue) - b.deliveredAt0,
+		Rejected:  max(dead, b.schemaBad),
+		Resumed:   b.resumed,
+		Backlog:   b.p.Spool.Backlog(b.w.Queue).Rows,
+		Elapsed:   time.Since(b.start),
+		Reading:   reading && b.reading,
+	}
+}
+
+func (b *backfill) readAll(ctx context.Context) error {
+	for _, path := range b.o.Paths {
+		if err := b.readOne(ctx, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkpoint is what the spool remembers about a backfilled file, written in the same
+// transaction as the rows it covers.
+type checkpoint struct {
+	Dev    uint64 `json:"dev"`
+	Ino    uint64 `json:"ino"`
+	Offset int64  `json:"offset"`
+	Line   int64  `json:"line"`
+}
+
+func (b *backfill) readOne(ctx context.Context, path string) error {
+	format := b.o.Format
+	if format == "" {
+		f, ok := ingest.FormatFromPath(path)
+		if !ok {
+			return fmt.Errorf("%s: cannot tell the format from the extension; pass -format jsonl|csv", path)
+		}
+		format = f
+	}
+	if path == "-" {
+		return b.decode(ctx, "stdin", format, b.o.Stdin, "", checkpoint{})
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open input: %w", err)
+	}
+	defer f.Close()
+	abs, _ := filepath.Abs(path)
+	key := "backfill/" + abs
+	cp, err := b.resumePoint(f, key)
+	if err != nil {
+		return err
+	}
+	return b.decode(ctx, path, format, f, key, cp)
+}
+
+// resumePoint returns the checkpoint to resume from: the stored one if it belongs to this very
+// file (same device and inode), else the start of the file.
+func (b *backfill) resumePoint(f *os.File, key string) (checkpoint, error) {
+	cur := checkpoint{}
+	if fi, err := f.Stat(); err == nil {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			cur.Dev, cur.Ino = uint64(st.Dev), st.Ino
+		}
+	}
+	raw, err := b.p.Spool.Meta(key)
+	if err != nil {
+		return cur, fmt.Errorf("read checkpoint %s: %w", key, err)
+	}
+	var old checkpoint
+	if raw != nil && json.Unmarshal(raw, &old) == nil && old.Dev == cur.Dev && old.Ino == cur.Ino {
+		return old, nil
+	}
+	return cur, nil
+}
+
+func (b *backfill) decode(ctx context.Context, name, format string, r io.Reader, key string, cp checkpoint) error {
+	dec, err := ingest.NewDecoder(format, r, ingest.DecoderOptions{Skip: cp.Offset})
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if cp.Line > 0 {
+		b.mu.Lock()
+		b.resumed += cp.Line
+		b.mu.Unlock()
+	}
+	batch := make([]ingest.Record, 0, recordsPerWrite)
+	for {
+		rec, err := dec.Next()
+		if errors.Is(err, io.EOF) {
+			return b.flush(ctx, name, key, cp, batch)
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		batch = append(batch, rec)
+		cp.Offset, cp.Line = rec.Offset, rec.Line
+		if len(batch) == recordsPerWrite {
+			if err := b.flush(ctx, name, key, cp, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+}
+
+func (b *backfill) flush(ctx context.Context, name, key string, cp checkpoint, recs []ingest.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	var cps map[string][]byte
+	if key != "" {
+		raw, _ := json.Marshal(cp)
+		cps = map[string][]byte{key: raw}
+	}
+	res, err := b.w.Write(ctx, name, recs, cps)
+	if err != nil {
+		return fmt.Errorf("spool rows of %s: %w", name, err)
+	}
+	b.mu.Lock()
+	b.read += int64(len(recs))
+	b.spooled += int64(res.Rows)
+	b.schemaBad += int64(res.Rejected)
+	b.mu.Unlock()
+	return nil
+}

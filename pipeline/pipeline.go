@@ -1,0 +1,171 @@
+// Package pipeline wires pbi-pusher's stages for one configuration: it compiles the schema, opens
+// the spool, authenticates, resolves datasets and runs one dispatcher per dataset. The commands
+// in cmd/pbi-pusher drive it; it owns no signals and never exits the process.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/pbi-pusher/pbi-pusher/auth"
+	"github.com/pbi-pusher/pbi-pusher/batcher"
+	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/ingest"
+	"github.com/pbi-pusher/pbi-pusher/schema"
+	"github.com/pbi-pusher/pbi-pusher/sink"
+	"github.com/pbi-pusher/pbi-pusher/spool"
+)
+
+// Options are code-only settings for Open.
+type Options struct {
+	Logger     *slog.Logger
+	HTTPClient *http.Client // nil = built from config (CA bundle, proxy, timeouts)
+	Tokens     auth.Source  // nil = auth.New(cfg)
+	Prompt     io.Writer    // where interactive auth (device code) prints; nil = stderr
+}
+
+// Pipeline holds the opened, wired components of one configuration.
+type Pipeline struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	Spool  *spool.Spool
+	Sink   *sink.Client
+	tables map[spool.QueueKey]*schema.Table
+
+	mu          sync.Mutex
+	dispatchers map[string]*batcher.Dispatcher
+}
+
+// Open compiles the tables, opens the spool, authenticates and resolves every dataset
+// (design.md "Lifecycle": spool first, then the sink; sources start later).
+func Open(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tables, err := compileTables(cfg)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := spool.Open(cfg.Spool.Path, spool.Options{
+		NoSync:   cfg.Spool.NoSync,
+		MaxBytes: int64(cfg.Spool.MaxBytes),
+		WhenFull: cfg.Spool.WhenFull,
+		Logger:   log.With("component", "spool"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open spool %s: %w", cfg.Spool.Path, err)
+	}
+	p := &Pipeline{cfg: cfg, log: log, Spool: sp, tables: tables, dispatchers: map[string]*batcher.Dispatcher{}}
+	if err := p.openSink(ctx, o); err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func compileTables(cfg *config.Config) (map[spool.QueueKey]*schema.Table, error) {
+	tables := map[spool.QueueKey]*schema.Table{}
+	var errs []error
+	for _, ds := range cfg.Datasets {
+		for _, t := range ds.Tables {
+			ct, err := schema.Compile(t)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("dataset %s table %s: %w", ds.Name, t.Name, err))
+				continue
+			}
+			tables[spool.QueueKey{Dataset: ds.Name, Table: t.Name}] = ct
+		}
+	}
+	return tables, errors.Join(errs...)
+}
+
+func (p *Pipeline) openSink(ctx context.Context, o Options) error {
+	hc := o.HTTPClient
+	if hc == nil {
+		var err error
+		if hc, err = auth.HTTPClient(p.cfg); err != nil {
+			return fmt.Errorf("http client: %w", err)
+		}
+	}
+	tokens := o.Tokens
+	if tokens == nil {
+		var err error
+		tokens, err = auth.New(p.cfg, auth.Options{HTTPClient: hc, Logger: p.log.With("component", "auth"), Prompt: o.Prompt})
+		if err != nil {
+			return fmt.Errorf("auth %s: %w", p.cfg.Auth.Method, err)
+		}
+	}
+	sk, err := sink.New(sink.Options{Config: p.cfg, Tokens: tokens, Store: p.Spool, HTTPClient: hc, Logger: p.log.With("component", "sink")})
+	if err != nil {
+		return fmt.Errorf("sink: %w", err)
+	}
+	if err := sk.Prepare(ctx); err != nil {
+		return fmt.Errorf("prepare datasets: %w", err)
+	}
+	p.Sink = sk
+	return nil
+}
+
+// Writer returns the ingest writer for "DATASET/TABLE".
+func (p *Pipeline) Writer(ref string) (*ingest.Writer, error) {
+	ds, t, err := p.cfg.FindTable(ref)
+	if err != nil {
+		return nil, err
+	}
+	q := spool.QueueKey{Dataset: ds.Name, Table: t.Name}
+	return &ingest.Writer{Queue: q, Table: p.tables[q], Spool: p.Spool}, nil
+}
+
+// Dataset returns the configured dataset by name.
+func (p *Pipeline) Dataset(name string) (config.Dataset, bool) {
+	for _, ds := range p.cfg.Datasets {
+		if ds.Name == name {
+			return ds, true
+		}
+	}
+	return config.Dataset{}, false
+}
+
+// Run runs one dispatcher per dataset until ctx is done (then in-flight POSTs finish until abort
+// is done). It returns the first fatal dataset error; other datasets keep running until ctx ends.
+func (p *Pipeline) Run(ctx, abort context.Context, fatal func(dataset string, err error)) {
+	var wg sync.WaitGroup
+	for _, ds := range p.cfg.Datasets {
+		d := batcher.NewDispatcher(batcher.Options{
+			Dataset: ds,
+			Linger:  time.Duration(p.cfg.Batch.Linger),
+			Queue:   p.Spool,
+			Sender:  p.Sink,
+			Logger:  p.log.With("component", "batcher", "dataset", ds.Name),
+			Abort:   abort,
+		})
+		p.mu.Lock()
+		p.dispatchers[ds.Name] = d
+		p.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.Run(ctx); err != nil && fatal != nil {
+				fatal(ds.Name, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// Dispatcher returns the running dispatcher of a dataset (nil before Run).
+func (p *Pipeline) Dispatcher(dataset string) *batcher.Dispatcher {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.dispatchers[dataset]
+}
+
+// Close closes the spool. Call it after Run returned.
+func (p *Pipeline) Close() error { return p.Spool.Close() }
