@@ -1,15 +1,17 @@
 // Package sink talks to the Power BI push API: it resolves or creates datasets, updates table
 // schemas and posts rows, and classifies every failure once.
-//
-// CONTRACT STUB: implemented by the sink work.
 package sink
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/pbi-pusher/pbi-pusher/auth"
 	"github.com/pbi-pusher/pbi-pusher/config"
 )
 
@@ -27,45 +29,91 @@ type MetaStore interface {
 
 // Options configure New.
 type Options struct {
-	Config     *config.Config
-	Tokens     TokenSource
-	Store      MetaStore
+	Config *config.Config
+	Tokens TokenSource
+	// Store remembers resolved dataset ids; nil = nothing is remembered.
+	Store MetaStore
+	// HTTPClient is used for every call; nil = auth.HTTPClient(cfg) (proxy from the environment,
+	// powerbi.ca_file, powerbi.request_timeout).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 }
 
-// Client is a Power BI push API client.
-type Client struct{}
-
-// New returns a client for cfg.PowerBI (api_url or the cloud's base, workspace).
-func New(o Options) (*Client, error) { panic("stub") }
-
-// Prepare resolves (by id, else by name) or creates every configured dataset and PUTs tables whose
-// columns differ additively. It returns a fatal error (auth rejected, dataset unusable) as is.
-func (c *Client) Prepare(ctx context.Context) error { panic("stub") }
-
-// PostRows posts rows (JSON objects) to dataset/table (config names). A 401 is refreshed and
-// retried once inside. seq (the spool sequence of the first row) is sent as
-// X-PowerBI-PushData-SequenceNumber when powerbi.sequence_numbers is on. The error, if any, is
-// classified: see Classify.
-func (c *Client) PostRows(ctx context.Context, dataset, table string, seq uint64, rows [][]byte) error {
-	panic("stub")
+// Client is a Power BI push API client. It is safe for concurrent use.
+type Client struct {
+	base    string // REST base, including /groups/{id} when a workspace is set
+	hc      *http.Client
+	tokens  TokenSource
+	store   MetaStore
+	log     *slog.Logger
+	seqNums bool
+	now     func() time.Time
+	order   []string            // dataset names in config order
+	sets    map[string]*dataset // by config name
 }
 
-// Class is the outcome class of a sink call.
-type Class int
+// New returns a client for cfg.PowerBI (api_url or the cloud's base, workspace).
+func New(o Options) (*Client, error) {
+	if o.Config == nil || o.Tokens == nil {
+		return nil, errors.New("new sink: Config and Tokens are required")
+	}
+	base, err := restBase(o.Config.PowerBI)
+	if err != nil {
+		return nil, fmt.Errorf("new sink: %w", err)
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		if hc, err = auth.HTTPClient(o.Config); err != nil {
+			return nil, fmt.Errorf("new sink: %w", err)
+		}
+	}
+	c := &Client{
+		base: base, hc: hc, tokens: o.Tokens, store: o.Store, log: o.Logger,
+		seqNums: o.Config.PowerBI.SequenceNumbers, now: time.Now,
+		sets: make(map[string]*dataset),
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if err := c.addDatasets(o.Config.Datasets); err != nil {
+		return nil, fmt.Errorf("new sink: %w", err)
+	}
+	return c, nil
+}
 
-// Outcome classes, decided once at the sink boundary.
-const (
-	OK        Class = iota
-	Throttled       // 429: wait RetryAfter, then resend
-	Retryable       // 408/5xx/network: backoff, resend
-	Rejected        // 400 on POST rows: bisect, dead-letter single rows
-	Fatal           // 403, not a push dataset, auth refused: stop the dataset
-)
+// addDatasets compiles the configured datasets' tables.
+func (c *Client) addDatasets(sets []config.Dataset) error {
+	for _, ds := range sets {
+		if _, dup := c.sets[ds.Name]; dup {
+			return fmt.Errorf("dataset %q configured twice", ds.Name)
+		}
+		d, err := newDataset(ds)
+		if err != nil {
+			return err
+		}
+		c.sets[ds.Name] = d
+		c.order = append(c.order, ds.Name)
+	}
+	return nil
+}
 
-// Classify returns err's class (OK for nil).
-func Classify(err error) Class { panic("stub") }
-
-// RetryAfter returns the delay the service asked for (429 Retry-After), or 0.
-func RetryAfter(err error) time.Duration { panic("stub") }
+// restBase returns the REST base for p: api_url or the cloud's, plus /groups/{workspace}.
+func restBase(p config.PowerBI) (string, error) {
+	base := p.APIURL
+	if base == "" {
+		cloud := p.Cloud
+		if cloud == "" {
+			cloud = "public"
+		}
+		cl, ok := config.Clouds[cloud]
+		if !ok {
+			return "", fmt.Errorf("unknown powerbi.cloud %q", p.Cloud)
+		}
+		base = cl.APIBase
+	}
+	base = strings.TrimRight(base, "/")
+	if p.Workspace != "" {
+		base += "/groups/" + pathEscape(p.Workspace)
+	}
+	return base, nil
+}
