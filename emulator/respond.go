@@ -1,0 +1,57 @@
+package emulator
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// Error codes. ItemNotFound, BadRequest, PowerBINotAuthorizedException and
+// RequestEntityTooLarge are seen from the service; the throttling codes are guesses.
+const (
+	CodeNotFound       = "ItemNotFound"
+	CodeBadRequest     = "BadRequest"
+	CodeNotAuthorized  = "PowerBINotAuthorizedException"
+	CodeTooLarge       = "RequestEntityTooLarge"
+	CodeTooManyRequest = "TooManyRequests"
+	CodeRowsLimit      = "RowsLimitExceeded"
+	CodeInternal       = "InternalServerError"
+	CodeMethod         = "MethodNotAllowed"
+)
+
+// errorDetail is one entry of error.details.
+type errorDetail struct {
+	Message string `json:"message"`
+	Target  string `json:"target,omitempty"`
+}
+
+type errorBody struct {
+	Code    string        `json:"code"`
+	Message string        `json:"message"`
+	Details []errorDetail `json:"details,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string, details ...errorDetail) {
+	writeJSON(w, status, map[string]errorBody{"error": {Code: code, Message: msg, Details: details}})
+}
+
+// writeThrottle answers 429 with an integer Retry-After.
+func writeThrottle(w http.ResponseWriter, seconds int64, msg string) {
+	w.Header().Set("Retry-After", strconv.FormatInt(seconds, 10))
+	writeError(w, http.StatusTooManyRequests, CodeTooManyRequest, msg)
+}
+
+// writeUnauthorized answers 401 in the shape the service uses for authorization failures.
+func writeUnauthorized(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="Power BI emulator"`)
+	pbi := map[string]any{"code": CodeNotAuthorized, "parameters": map[string]any{},
+		"details": []any{}, "exceptionCulprit": 1}
+	writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{
+		"code": CodeNotAuthorized, "pbi.error": pbi}})
+}

@@ -1,0 +1,141 @@
+package emulator
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// Server is the emulator: an http.Handler serving the push API under /v1.0/myorg, the
+// introspection API under /emulator/ and the web page at /.
+type Server struct {
+	o   Options
+	mux *http.ServeMux
+
+	mu       sync.Mutex
+	datasets []*dataset // creation order
+	rng      *mrand.Rand
+}
+
+// New returns a Server; zero Options give Power BI's limits and no faults.
+func New(o Options) *Server {
+	s := &Server{o: o.withDefaults(), mux: http.NewServeMux()}
+	s.rng = mrand.New(mrand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("RequestId", newID())
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) routes() {
+	for _, p := range []string{"/v1.0/myorg", "/v1.0/myorg/groups/{group}"} {
+		s.api("POST "+p+"/datasets", s.createDataset)
+		s.api("GET "+p+"/datasets", s.listDatasets)
+		s.api("GET "+p+"/datasets/{id}", s.getDataset)
+		s.api("DELETE "+p+"/datasets/{id}", s.deleteDataset)
+		s.api("GET "+p+"/datasets/{id}/tables", s.listTables)
+		s.api("PUT "+p+"/datasets/{id}/tables/{table}", s.putTable)
+		s.api("POST "+p+"/datasets/{id}/tables/{table}/rows", s.postRows)
+		s.api("DELETE "+p+"/datasets/{id}/tables/{table}/rows", s.deleteRows)
+	}
+	s.mux.HandleFunc("/v1.0/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "NotFound", "No HTTP resource was found that matches the request URI.")
+	})
+	s.introspectionRoutes()
+}
+
+// api registers an authenticated push-API handler.
+func (s *Server) api(pattern string, h http.HandlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if !s.authorized(r) {
+			s.o.Logger.Debug("request unauthorized", "method", r.Method, "path", r.URL.Path)
+			writeUnauthorized(w)
+			return
+		}
+		h(w, r)
+	})
+}
+
+// authorized checks the bearer token against Tokens and ValidateToken.
+func (s *Server) authorized(r *http.Request) bool {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return false
+	}
+	token = strings.TrimSpace(token)
+	if len(s.o.Tokens) == 0 && s.o.ValidateToken == nil {
+		return true
+	}
+	for _, t := range s.o.Tokens {
+		if t == token {
+			return true
+		}
+	}
+	return s.o.ValidateToken != nil && s.o.ValidateToken(token)
+}
+
+// readBody reads at most MaxBodyBytes; a larger body is a 413.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiError) {
+	if r.ContentLength > s.o.MaxBodyBytes {
+		return nil, tooLarge(s.o.MaxBodyBytes)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, tooLarge(s.o.MaxBodyBytes)
+	}
+	if err != nil {
+		return nil, badRequest("body", "The request body could not be read.")
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: CodeTooLarge,
+		msg: fmt.Sprintf("The request body exceeds %d bytes.", limit)}
+}
+
+// newID returns a random GUID string.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// workspace returns the request's workspace key ("" = My workspace).
+func workspace(r *http.Request) string { return strings.ToLower(r.PathValue("group")) }
+
+// findLocked returns the dataset id in r's workspace, or nil. s.mu must be held.
+func (s *Server) findLocked(r *http.Request) *dataset {
+	id, ws := strings.ToLower(r.PathValue("id")), workspace(r)
+	for _, d := range s.datasets {
+		if d.id == id && d.workspace == ws {
+			return d
+		}
+	}
+	return nil
+}
+
+// odataBase is the @odata.context prefix for r's workspace.
+func odataBase(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	base := scheme + "://" + r.Host + "/v1.0/myorg"
+	if g := r.PathValue("group"); g != "" {
+		base += "/groups/" + g
+	}
+	return base + "/$metadata"
+}

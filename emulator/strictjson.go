@@ -1,0 +1,66 @@
+package emulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+)
+
+// apiError is a failed request: status, error code and message (plus details).
+type apiError struct {
+	status  int
+	code    string
+	msg     string
+	details []errorDetail
+	// retryAfter is the Retry-After of a 429, in seconds.
+	retryAfter int64
+}
+
+func (e *apiError) Error() string { return e.code + ": " + e.msg }
+
+func (e *apiError) write(w http.ResponseWriter) {
+	writeError(w, e.status, e.code, e.msg, e.details...)
+}
+
+// badRequest is a 400 BadRequest whose detail names the offending target, the shape the
+// service uses for schema problems.
+func badRequest(target, format string, args ...any) *apiError {
+	msg := fmt.Sprintf(format, args...)
+	return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, msg: msg,
+		details: []errorDetail{{Message: msg, Target: target}}}
+}
+
+func notFound(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusNotFound, code: CodeNotFound, msg: fmt.Sprintf(format, args...)}
+}
+
+// object decodes raw as a JSON object whose property names must be in allowed (exact case,
+// like the service: 'datatype' is not 'dataType').
+func object(raw json.RawMessage, typ string, allowed ...string) (map[string]json.RawMessage, *apiError) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+		return nil, badRequest(typ, "A JSON object was expected for type '%s'.", typ)
+	}
+	for k := range m {
+		if !slices.Contains(allowed, k) {
+			return nil, badRequest(typ, "The property '%s' does not exist on type '%s'.", k, typ)
+		}
+	}
+	return m, nil
+}
+
+// field decodes m[key] into dst; required reports a missing key as an error.
+func field(m map[string]json.RawMessage, typ, key string, required bool, dst any) *apiError {
+	raw, ok := m[key]
+	if !ok || string(raw) == "null" {
+		if required {
+			return badRequest(typ, "The property '%s' is required on type '%s'.", key, typ)
+		}
+		return nil
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return badRequest(typ, "The property '%s' on type '%s' has an invalid value.", key, typ)
+	}
+	return nil
+}
