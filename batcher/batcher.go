@@ -1,12 +1,15 @@
 // Package batcher shapes spooled rows into POSTs per dataset: as large and as frequent as the
 // Power BI limits allow, never more, and adapting to the service's throttling.
 //
-// CONTRACT STUB: implemented by the batcher work.
+// A Scheduler holds the decisions as a pure function of the times passed in (limits, pacing,
+// fairness, batch size, backoff, AIMD); a Dispatcher is the goroutine shell that feeds it the
+// spool's backlog, takes batches, posts them and settles them (Ack, Nack, bisect, dead-letter).
 package batcher
 
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
@@ -30,6 +33,9 @@ type Sender interface {
 	PostRows(ctx context.Context, dataset, table string, seq uint64, rows [][]byte) error
 }
 
+// DefaultMaxBytes bounds the row data of one POST (Power BI accepts 16 MB per request).
+const DefaultMaxBytes = 15 << 20
+
 // Options configure a Dispatcher for one dataset.
 type Options struct {
 	Dataset config.Dataset // name, retention, limits (defaults applied), tables
@@ -41,6 +47,16 @@ type Options struct {
 	Clock Clock
 	// Abort ends in-flight POSTs when done (shutdown_timeout passed); their rows are Nacked.
 	Abort context.Context
+
+	// Classify classifies Sender errors; nil = SinkClassify (sink.Classify, sink.RetryAfter).
+	Classify ClassifyFunc
+	// MaxBytes bounds the row data of one POST; 0 = DefaultMaxBytes.
+	MaxBytes int
+	// Poll is the longest the dispatcher sleeps without re-reading the backlog, in case a spool
+	// notification went to another dataset's dispatcher; 0 = Linger.
+	Poll time.Duration
+	// Jitter maps a backoff step to the wait used; nil = uniform in [d/2, d].
+	Jitter func(time.Duration) time.Duration
 }
 
 // Clock is the dispatcher's time source.
@@ -50,18 +66,94 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
+// realClock is the wall clock (virtual inside testing/synctest).
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 // Dispatcher drives one dataset's scheduler.
-type Dispatcher struct{}
+type Dispatcher struct {
+	o        Options
+	log      *slog.Logger
+	clock    Clock
+	classify ClassifyFunc
+	keys     map[string]spool.QueueKey
+	wake     chan struct{} // SetLimits/SetShare: decide again
+
+	mu    sync.Mutex // guards sched
+	sched *Scheduler
+}
 
 // NewDispatcher returns a dispatcher.
-func NewDispatcher(o Options) *Dispatcher { panic("stub") }
-
-// Run posts until ctx is done, then waits for in-flight POSTs (bounded by Options.Abort) and
-// returns nil. It returns early with the error when the dataset hits a Fatal error.
-func (d *Dispatcher) Run(ctx context.Context) error { panic("stub") }
+func NewDispatcher(o Options) *Dispatcher {
+	d := &Dispatcher{o: o, log: o.Logger, clock: o.Clock, classify: o.Classify,
+		keys: map[string]spool.QueueKey{}, wake: make(chan struct{}, 1)}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.clock == nil {
+		d.clock = realClock{}
+	}
+	if d.classify == nil {
+		d.classify = SinkClassify
+	}
+	if d.o.Abort == nil {
+		d.o.Abort = context.Background()
+	}
+	if d.o.MaxBytes <= 0 {
+		d.o.MaxBytes = DefaultMaxBytes
+	}
+	if d.o.Linger <= 0 {
+		d.o.Linger = time.Second
+	}
+	if d.o.Poll <= 0 {
+		d.o.Poll = d.o.Linger
+	}
+	tables := make([]string, 0, len(o.Dataset.Tables))
+	for _, t := range o.Dataset.Tables {
+		tables = append(tables, t.Name)
+		d.keys[t.Name] = spool.QueueKey{Dataset: o.Dataset.Name, Table: t.Name}
+	}
+	d.sched = NewScheduler(d.clock.Now(), SchedulerConfig{Limits: o.Dataset.Limits,
+		Retention: o.Dataset.Retention, Tables: tables, Linger: d.o.Linger, Jitter: o.Jitter})
+	return d
+}
 
 // SetLimits replaces the limits (SIGHUP reload) without losing rows.
-func (d *Dispatcher) SetLimits(l config.Limits) { panic("stub") }
+func (d *Dispatcher) SetLimits(l config.Limits) {
+	d.mu.Lock()
+	d.sched.SetLimits(d.clock.Now(), l)
+	d.mu.Unlock()
+	d.poke()
+}
 
-// SetShare scales every rate limit by share in (0,1] (Kafka scale-out).
-func (d *Dispatcher) SetShare(share float64) { panic("stub") }
+// SetShare scales every rate limit by share in (0,1] (Kafka scale-out). Other values are ignored
+// (share > 1 is taken as 1).
+func (d *Dispatcher) SetShare(share float64) {
+	d.mu.Lock()
+	d.sched.SetShare(d.clock.Now(), share)
+	d.mu.Unlock()
+	d.poke()
+}
+
+// Usage returns the dataset's budget now (rows left this hour, POSTs this minute, in flight).
+func (d *Dispatcher) Usage() Usage {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sched.Usage(d.clock.Now())
+}
+
+// Stats returns the dataset's counters (POSTs by outcome, throttles, retry waits).
+func (d *Dispatcher) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sched.Stats()
+}
+
+func (d *Dispatcher) poke() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}

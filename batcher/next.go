@@ -1,0 +1,98 @@
+package batcher
+
+import "time"
+
+// Next returns what to do at now. It does not change state: call Sent when a POST goes out.
+func (s *Scheduler) Next(now time.Time) Decision {
+	s.win.prune(now)
+	if now.Before(s.pausedUntil) {
+		return Decision{Wait: s.pausedUntil.Sub(now)}
+	}
+	if s.inflight >= s.eff.pending {
+		return Decision{Wait: Forever} // a Result frees a slot
+	}
+	t, soonest := s.pick(now)
+	if t == nil {
+		return Decision{Wait: soonest}
+	}
+	n := s.size(t)
+	if w := s.admitWait(now, n); w > 0 {
+		if u := s.overtake(now, t, n); u != nil {
+			return Decision{Table: u.name, Rows: s.size(u)}
+		}
+		return Decision{Wait: min(w, soonest)}
+	}
+	return Decision{Table: t.name, Rows: n}
+}
+
+// overtake returns a ready table that may post now while head waits for its n rows: one whose
+// rows served after this POST stay within head's after its POST (fair queuing's finish tags),
+// so a trickle is not held behind a full POST that waits for budget.
+func (s *Scheduler) overtake(now time.Time, head *tableState, n int) *tableState {
+	var best *tableState
+	for _, t := range s.tables {
+		if t == head || t.busy || t.backlog <= 0 || s.readyIn(now, t) > 0 {
+			continue
+		}
+		k := s.size(t)
+		if t.served+int64(k) > head.served+int64(n) || s.admitWait(now, k) > 0 {
+			continue
+		}
+		if best == nil || t.served < best.served {
+			best = t
+		}
+	}
+	return best
+}
+
+// pick returns the ready table that has posted the fewest rows (ties: round robin), and how
+// long until a table that is not ready yet becomes ready (Forever if none).
+func (s *Scheduler) pick(now time.Time) (*tableState, time.Duration) {
+	var best *tableState
+	soonest := Forever
+	for i := range s.tables {
+		t := s.tables[(s.last+1+i)%len(s.tables)]
+		if t.busy || t.backlog <= 0 {
+			continue
+		}
+		if w := s.readyIn(now, t); w > 0 {
+			soonest = min(soonest, w)
+			continue
+		}
+		if best == nil || t.served < best.served {
+			best = t
+		}
+	}
+	return best, soonest
+}
+
+// readyIn returns how long until t should post: 0 when a full POST is waiting, when bisecting,
+// or when its oldest row has waited Linger.
+func (s *Scheduler) readyIn(now time.Time, t *tableState) time.Duration {
+	if len(t.bisect) > 0 || t.backlog >= s.eff.rowsPerPost || t.oldest.IsZero() {
+		return 0
+	}
+	return max(0, t.oldest.Add(s.linger).Sub(now))
+}
+
+// size returns the rows of t's next POST: as many as a POST may carry, or the bisect half.
+func (s *Scheduler) size(t *tableState) int {
+	n := min(t.backlog, s.eff.rowsPerPost)
+	if k := len(t.bisect); k > 0 {
+		n = min(n, t.bisect[k-1])
+	}
+	return n
+}
+
+// admitWait returns how long until a POST of n rows fits every limit (0 = now).
+func (s *Scheduler) admitWait(now time.Time, n int) time.Duration {
+	w := max(
+		s.win.rowsWait(now, n, s.eff.rowsPerHour),
+		s.rowPacer.delay(now, n),
+		s.postPacer.delay(now, 1),
+	)
+	if s.large {
+		return max(w, s.win.countWait(now, hour, s.eff.postsPerHourLarge))
+	}
+	return max(w, s.win.countWait(now, minute, s.eff.postsPerMinute))
+}

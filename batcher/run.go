@@ -1,0 +1,219 @@
+package batcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pbi-pusher/pbi-pusher/sink"
+	"github.com/pbi-pusher/pbi-pusher/spool"
+)
+
+// result is a finished POST, sent back to the Run loop.
+type result struct {
+	tk  Ticket
+	b   *spool.Batch
+	err error
+}
+
+// run is the state of one Run call.
+type run struct {
+	d       *Dispatcher
+	results chan result
+	stop    chan struct{} // closed when Run returns: late POST goroutines exit
+	held    map[*spool.Batch]Ticket
+}
+
+// Run posts until ctx is done, then waits for in-flight POSTs (bounded by Options.Abort) and
+// returns nil. It returns early with the error when the dataset hits a Fatal error (or the spool
+// fails); its rows stay spooled.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	r := &run{d: d, results: make(chan result), stop: make(chan struct{}), held: map[*spool.Batch]Ticket{}}
+	defer close(r.stop)
+	d.log.Info("dispatcher started", "tables", len(d.keys))
+	r.seed()
+	err := r.loop(ctx)
+	if derr := r.drain(); err == nil {
+		err = derr
+	}
+	if err != nil {
+		d.log.Error("dispatcher stopped", "err", err)
+		return fmt.Errorf("dataset %q: %w", d.o.Dataset.Name, err)
+	}
+	d.log.Info("dispatcher stopped")
+	return nil
+}
+
+// loop starts POSTs as the scheduler allows until ctx is done or a fatal error.
+func (r *run) loop(ctx context.Context) error {
+	for ctx.Err() == nil {
+		wait, err := r.startAll()
+		if err != nil {
+			return err
+		}
+		timer := r.d.clock.After(min(wait, r.d.o.Poll))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-r.d.o.Queue.Notify():
+		case <-r.d.wake:
+		case <-timer:
+		case res := <-r.results:
+			if err := r.settle(res, true); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// startAll starts every POST the scheduler allows now and returns how long to wait after.
+func (r *run) startAll() (time.Duration, error) {
+	for {
+		d := r.d
+		d.mu.Lock()
+		now := d.clock.Now()
+		r.refresh()
+		dec := d.sched.Next(now)
+		d.mu.Unlock()
+		if dec.Rows == 0 {
+			return dec.Wait, nil
+		}
+		b, err := d.o.Queue.Take(d.keys[dec.Table], dec.Rows, d.o.MaxBytes)
+		if err != nil {
+			return 0, fmt.Errorf("take %s: %w", dec.Table, err)
+		}
+		if b == nil || len(b.Rows) == 0 {
+			return d.o.Poll, nil // the backlog changed under us: look again later
+		}
+		d.mu.Lock()
+		tk := d.sched.Sent(d.clock.Now(), dec.Table, len(b.Rows))
+		d.mu.Unlock()
+		r.held[b] = tk
+		go r.post(tk, b)
+	}
+}
+
+// refresh copies the spool's backlog into the scheduler. Caller holds d.mu.
+func (r *run) refresh() {
+	for name, key := range r.d.keys {
+		bl := r.d.o.Queue.Backlog(key)
+		r.d.sched.SetBacklog(name, bl.Rows, bl.Oldest)
+	}
+}
+
+// seed copies the spool's delivered counts (the large tier) into the scheduler.
+func (r *run) seed() {
+	d := r.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, key := range d.keys {
+		d.sched.SetDelivered(d.clock.Now(), name, d.o.Queue.Delivered(key))
+	}
+}
+
+// post sends one batch; it ends with Options.Abort, not with Run's ctx, so shutdown lets it finish.
+func (r *run) post(tk Ticket, b *spool.Batch) {
+	rows := make([][]byte, len(b.Rows))
+	for i, row := range b.Rows {
+		rows[i] = row.Data
+	}
+	err := r.d.o.Sender.PostRows(r.d.o.Abort, r.d.o.Dataset.Name, tk.Table, b.Rows[0].Seq, rows)
+	select {
+	case r.results <- result{tk: tk, b: b, err: err}:
+	case <-r.stop:
+	}
+}
+
+// errFatal marks a result that stops the dataset.
+var errFatal = errors.New("fatal POST error")
+
+// settle records a finished POST and does what its outcome asks of the spool.
+func (r *run) settle(res result, running bool) error {
+	d := r.d
+	delete(r.held, res.b)
+	o := d.classify(res.err)
+	d.mu.Lock()
+	now := d.clock.Now()
+	before := d.sched.Usage(now).Multiplier
+	d.sched.Result(now, res.tk, o)
+	mult := d.sched.Usage(now).Multiplier
+	d.mu.Unlock()
+	if mult < before {
+		d.log.Info("service throttling: local rate lowered", "rate_share", mult)
+	}
+	key := res.b.Queue
+	switch {
+	case o.Class == sink.OK:
+		if err := d.o.Queue.Ack(res.b); err != nil {
+			return fmt.Errorf("ack %s: %w", key, err)
+		}
+		d.mu.Lock()
+		d.sched.SetDelivered(d.clock.Now(), res.tk.Table, d.o.Queue.Delivered(key))
+		d.mu.Unlock()
+		return nil
+	case o.Class == sink.Rejected && len(res.b.Rows) == 1:
+		d.log.Debug("row rejected, dead-lettered", "table", res.tk.Table, "reason", o.Message)
+		return wrap("reject", key, d.o.Queue.Reject(res.b, o.Message))
+	}
+	if err := d.o.Queue.Nack(res.b); err != nil {
+		return fmt.Errorf("nack %s: %w", key, err)
+	}
+	return r.report(res, o, mult, running)
+}
+
+// report logs state changes of a failed POST and turns a fatal one into Run's error.
+func (r *run) report(res result, o Outcome, mult float64, running bool) error {
+	switch o.Class {
+	case sink.Throttled:
+		r.d.log.Debug("throttled", "table", res.tk.Table, "retry_after", o.RetryAfter, "rate_share", mult)
+	case sink.Retryable:
+		r.d.log.Debug("POST failed, retrying", "table", res.tk.Table, "err", res.err)
+	case sink.Rejected:
+		r.d.log.Debug("POST rejected, bisecting", "table", res.tk.Table, "rows", res.tk.Rows)
+	case sink.OK:
+	default:
+		if running {
+			return fmt.Errorf("%w: table %s: %w", errFatal, res.tk.Table, res.err)
+		}
+	}
+	return nil
+}
+
+func wrap(op string, key spool.QueueKey, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", op, key, err)
+	}
+	return nil
+}
+
+// drain waits for the POSTs in flight until Options.Abort is done, then Nacks what is left.
+func (r *run) drain() error {
+	var first error
+	for len(r.held) > 0 {
+		select {
+		case res := <-r.results:
+			if err := r.settle(res, false); err != nil && first == nil {
+				first = err
+			}
+		case <-r.d.o.Abort.Done():
+			return r.nackHeld(first)
+		}
+	}
+	return first
+}
+
+// nackHeld returns every batch still in flight to its queue (their POSTs were abandoned).
+func (r *run) nackHeld(first error) error {
+	for b, tk := range r.held {
+		r.d.mu.Lock()
+		r.d.sched.Result(r.d.clock.Now(), tk, Outcome{Class: sink.Retryable})
+		r.d.mu.Unlock()
+		if err := r.d.o.Queue.Nack(b); err != nil && first == nil {
+			first = fmt.Errorf("nack %s: %w", b.Queue, err)
+		}
+		delete(r.held, b)
+	}
+	return first
+}
