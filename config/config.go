@@ -21,6 +21,9 @@ type Config struct {
 
 	// File is the path the config was loaded from (not a YAML key).
 	File string `yaml:"-"`
+
+	// lines maps key paths to their line in File, for Validate's messages.
+	lines lineMap
 }
 
 // PowerBI selects the service endpoint.

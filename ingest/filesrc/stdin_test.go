@@ -1,0 +1,60 @@
+//go:build unix
+
+package filesrc_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/ingest/filesrc"
+)
+
+func TestStdinUntilEOF(t *testing.T) {
+	e := newRealEnv(t)
+	in := strings.NewReader("{\"n\":0}\nbad\n{\"n\":2}")
+	src := e.source(t, config.Source{Type: "stdin", Table: "D/T"}, func(o *filesrc.Options) { o.Stdin = in })
+	runUntilDone(t, src)
+	if got, want := e.rows(t), []string{`{"n":0}`, `{"n":2}`}; !slices.Equal(got, want) {
+		t.Errorf("rows %q, want %q", got, want)
+	}
+	if got, want := e.deadPositions(t), []string{"stdin:2"}; !slices.Equal(got, want) {
+		t.Errorf("dead letters at %q, want %q", got, want)
+	}
+}
+
+func TestStdinStopsAtCancelWhileBlocked(t *testing.T) {
+	rec := newRecorder()
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	src, err := filesrc.New(config.Source{Format: "jsonl", Type: "stdin"}, filesrc.Options{Writer: rec, Stdin: pr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, src.Run)
+	if _, err := io.WriteString(pw, "{\"n\":0}\n"); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitRecords(t, 1)
+	if err := r.stop(t); err != nil {
+		t.Errorf("Run after cancel: %v, want nil", err)
+	}
+}
+
+func TestStdinWriteErrorStopsSource(t *testing.T) {
+	rec := newRecorder()
+	rec.fail = errors.New("disk on fire")
+	src, err := filesrc.New(config.Source{Format: "jsonl", Type: "stdin"}, filesrc.Options{
+		Writer: rec, Stdin: strings.NewReader("{\"n\":0}\n"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Errorf("Run: %v, want the write error", err)
+	}
+}

@@ -1,0 +1,133 @@
+// Package progress renders a backfill's progress: on a terminal one line redrawn in place (rows
+// read and delivered, smoothed rate, backlog and an ETA that knows the dataset's hourly row
+// budget), elsewhere a log line every few seconds.
+package progress
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+)
+
+// Snapshot is a backfill's progress. Its fields match pipeline.Progress one for one, so
+// progress.Snapshot(p) converts a pipeline.Progress.
+type Snapshot struct {
+	Read      int64 // records read this run (good and bad)
+	Spooled   int64 // rows durably spooled this run
+	Delivered int64 // rows Power BI acknowledged this run
+	Rejected  int64 // rows dead-lettered this run
+	Resumed   int64 // records skipped because an earlier run already spooled them
+	Backlog   int   // rows of the table still waiting in the spool
+	Elapsed   time.Duration
+	Reading   bool // false once every input was read
+}
+
+const (
+	// rateTau is the time constant of the rate's exponential smoothing.
+	rateTau = 20 * time.Second
+	// logEvery is the least elapsed time between two log lines when not on a terminal.
+	logEvery = 10 * time.Second
+	// eraseLine returns to column 0 and clears the line.
+	eraseLine = "\r\x1b[2K"
+)
+
+// Display shows progress. Its methods are safe for concurrent use.
+type Display struct {
+	w       io.Writer
+	tty     bool
+	total   int64
+	rph     int
+	log     *slog.Logger
+	width   int
+	mu      sync.Mutex
+	last    Snapshot
+	seen    bool
+	rate    float64 // delivered rows per second, smoothed
+	logged  time.Duration
+	drawn   bool
+	stopped bool
+}
+
+// New returns a display writing to w: a redrawn line when tty, else log lines on log (nil =
+// discard). total is the number of input records (0 if unknown); rowsPerHour is the dataset's
+// limits.rows_per_hour (0 if unlimited).
+func New(w io.Writer, tty bool, total int64, rowsPerHour int, log *slog.Logger) *Display {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Display{w: w, tty: tty, total: total, rph: rowsPerHour, log: log}
+	if tty {
+		d.width = Width(w)
+	}
+	return d
+}
+
+// Update records s and redraws (terminal) or logs (at most every 10 s of s.Elapsed).
+func (d *Display) Update(s Snapshot) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	d.observe(s)
+	if d.tty {
+		d.draw()
+		return
+	}
+	if !d.drawn || s.Elapsed-d.logged >= logEvery {
+		d.logged, d.drawn = s.Elapsed, true
+		d.logLine("backfill progress")
+	}
+}
+
+// Done ends the display: the last line stays on the terminal, or a final log line is written.
+func (d *Display) Done() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return
+	}
+	d.stopped = true
+	if !d.tty {
+		d.logLine("backfill finished")
+		return
+	}
+	if d.seen {
+		d.draw()
+	}
+	_, _ = io.WriteString(d.w, "\n")
+}
+
+// observe updates the smoothed delivery rate with s.
+func (d *Display) observe(s Snapshot) {
+	prev, had := d.last, d.seen
+	d.last, d.seen = s, true
+	if !had {
+		if s.Elapsed > 0 {
+			d.rate = float64(s.Delivered) / s.Elapsed.Seconds()
+		}
+		return
+	}
+	dt := (s.Elapsed - prev.Elapsed).Seconds()
+	if dt <= 0 {
+		return
+	}
+	inst := float64(s.Delivered-prev.Delivered) / dt
+	alpha := 1 - math.Exp(-dt/rateTau.Seconds())
+	d.rate += alpha * (inst - d.rate)
+}
+
+func (d *Display) draw() {
+	line := truncate(d.line(), d.width)
+	_, _ = fmt.Fprint(d.w, eraseLine+line)
+}
+
+func (d *Display) logLine(msg string) {
+	s := d.last
+	e := d.eta()
+	d.log.Info(msg, "read", s.Read, "delivered", s.Delivered, "rejected", s.Rejected,
+		"backlog", s.Backlog, "rows_per_second", math.Round(d.rate), "eta", e.text(), "eta_bound", e.bound)
+}

@@ -1,0 +1,214 @@
+package spool
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// appended is what one commit added to one queue.
+type appended struct {
+	n        int
+	bytes    int64
+	firstSeq uint64
+	firstAt  time.Time
+}
+
+// effects is what a committed write transaction changes in memory.
+type effects struct {
+	rows  map[QueueKey]*appended
+	dead  int
+	drops []dropped
+}
+
+// commitLoop gathers concurrent Appends into one transaction each (group commit).
+func (s *Spool) commitLoop() {
+	defer close(s.loopDone)
+	for {
+		select {
+		case r := <-s.reqs:
+			s.commitGroup(s.gather(r))
+		case <-s.loopQuit:
+			return
+		}
+	}
+}
+
+// gather takes r and every request already waiting, up to the group limits.
+func (s *Spool) gather(r *appendReq) []*appendReq {
+	group, bytes := []*appendReq{r}, r.bytes
+	for len(group) < maxGroupReqs && bytes < maxGroupBytes {
+		select {
+		case r := <-s.reqs:
+			group, bytes = append(group, r), bytes+r.bytes
+		default:
+			return group
+		}
+	}
+	return group
+}
+
+// commitGroup commits group in one transaction; if that fails, each request alone, so one bad
+// request cannot fail the others.
+func (s *Spool) commitGroup(group []*appendReq) {
+	unlock, err := s.lockWrite()
+	if err == nil {
+		defer unlock()
+		err = s.commitReqs(group)
+	}
+	if err == nil || len(group) == 1 {
+		for _, r := range group {
+			s.reply(r, err)
+		}
+		return
+	}
+	for _, r := range group {
+		s.reply(r, s.commitReqs([]*appendReq{r}))
+	}
+}
+
+// reply ends r; a failed request gives its reservation back (a committed one moved it to used).
+func (s *Spool) reply(r *appendReq, err error) {
+	if err != nil {
+		s.release(r.bytes)
+	}
+	r.done <- err
+}
+
+// commitReqs writes reqs in one transaction and applies the result to memory. Holds wmu.
+func (s *Spool) commitReqs(reqs []*appendReq) error {
+	var eff effects
+	var bytes int64
+	for _, r := range reqs {
+		bytes += r.bytes
+	}
+	at := s.now()
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		eff = effects{rows: map[QueueKey]*appended{}}
+		if err := s.makeRoom(tx, bytes, &eff); err != nil {
+			return err
+		}
+		for _, r := range reqs {
+			if err := applyWrite(tx, r.w, at, &eff); err != nil {
+				return fmt.Errorf("queue %s: %w", r.w.Queue, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("spool: append: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.st.reserved -= bytes // reserved → used in one step, so Full() never flickers
+	s.applyEffects(eff)
+	return nil
+}
+
+// applyWrite puts one Write's rows, dead letters and checkpoints into tx.
+func applyWrite(tx *bolt.Tx, w Write, at time.Time, eff *effects) error {
+	if err := putRows(tx, w.Queue, w.Rows, at, eff); err != nil {
+		return err
+	}
+	for _, d := range w.DeadLetters {
+		if d.At.IsZero() {
+			d.At = at
+		}
+		if err := putDead(tx, d); err != nil {
+			return err
+		}
+		eff.dead++
+	}
+	meta := tx.Bucket(bucketMeta)
+	for k, v := range w.Checkpoints {
+		if err := meta.Put([]byte(k), v); err != nil {
+			return fmt.Errorf("checkpoint %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// putRows appends rows to q's bucket with fresh sequence keys.
+func putRows(tx *bolt.Tx, q QueueKey, rows [][]byte, at time.Time, eff *effects) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	qb, err := tx.Bucket(bucketQueues).CreateBucketIfNotExists(queueName(q))
+	if err != nil {
+		return err
+	}
+	qb.FillPercent = 1.0 // keys only grow: pack pages full (not persisted, set in every tx)
+	a := eff.rows[q]
+	if a == nil {
+		a = &appended{}
+		eff.rows[q] = a
+	}
+	for _, row := range rows {
+		seq, err := qb.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := qb.Put(seqKey(seq), rowValue(at, row)); err != nil {
+			return err
+		}
+		if a.n == 0 {
+			a.firstSeq, a.firstAt = seq, at
+		}
+		a.n++
+		a.bytes += int64(len(row))
+	}
+	return nil
+}
+
+// deadRecord is a dead letter's stored form.
+type deadRecord struct {
+	Dataset  string `json:"dataset,omitempty"`
+	Table    string `json:"table,omitempty"`
+	Data     []byte `json:"data"`
+	Position string `json:"position,omitempty"`
+	Reason   string `json:"reason"`
+	At       int64  `json:"at"` // unix nanoseconds
+}
+
+func putDead(tx *bolt.Tx, d DeadLetter) error {
+	b := tx.Bucket(bucketDead)
+	b.FillPercent = 1.0
+	id, err := b.NextSequence()
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(deadRecord{Dataset: d.Queue.Dataset, Table: d.Queue.Table, Data: d.Data,
+		Position: d.Position, Reason: d.Reason, At: d.At.UnixNano()})
+	if err != nil {
+		return fmt.Errorf("dead letter: %w", err)
+	}
+	return b.Put(seqKey(id), v)
+}
+
+func decodeDead(k, v []byte) (DeadLetter, error) {
+	var r deadRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return DeadLetter{}, fmt.Errorf("dead letter %d: %w", keySeq(k), err)
+	}
+	return DeadLetter{ID: keySeq(k), Queue: QueueKey{Dataset: r.Dataset, Table: r.Table}, Data: r.Data,
+		Position: r.Position, Reason: r.Reason, At: time.Unix(0, r.At).UTC()}, nil
+}
+
+// applyEffects mirrors a committed transaction in memory. Holds wmu and mu.
+func (s *Spool) applyEffects(eff effects) {
+	for _, d := range eff.drops {
+		s.applyDrop(d)
+	}
+	added := false
+	for q, a := range eff.rows {
+		s.st.queue(q).addReady(a.n, a.bytes, a.firstSeq, a.firstAt)
+		s.st.used += a.bytes
+		added = true
+	}
+	s.st.dead += eff.dead
+	if added {
+		s.signal()
+	}
+}

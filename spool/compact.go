@@ -1,0 +1,105 @@
+package spool
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// compactTxBytes bounds each transaction of bolt.Compact.
+const compactTxBytes = 64 << 20
+
+// MaybeCompact rewrites the file when it is mostly free pages (at least half of it, and the
+// file is at least Options.CompactMinBytes): bbolt never shrinks its file, so after a large
+// backlog drains this gives the disk back. It copies the live data into PATH.compact and
+// renames it over PATH; every other call waits meanwhile, so call it when the pipeline is idle.
+// Open runs it too. Returns whether it compacted.
+func (s *Spool) MaybeCompact(ctx context.Context) (bool, error) {
+	s.dbmu.Lock()
+	defer s.dbmu.Unlock()
+	if s.db == nil {
+		return false, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("spool: compact: %w", err)
+	}
+	return s.compactLocked()
+}
+
+// compactLocked holds dbmu exclusively (or runs inside Open, before anyone else has s).
+func (s *Spool) compactLocked() (bool, error) {
+	size, free, err := s.freeBytes()
+	if err != nil || size < s.opts.CompactMinBytes || free*2 < size {
+		return false, err
+	}
+	tmp := s.path + ".compact"
+	if err := s.compactInto(tmp); err != nil {
+		_ = os.Remove(tmp)
+		return false, fmt.Errorf("spool: compact %s: %w", s.path, err)
+	}
+	if err := s.swapIn(tmp); err != nil {
+		return false, err
+	}
+	after, _, _ := s.freeBytes()
+	s.mu.Lock()
+	s.st.compacts++
+	s.mu.Unlock()
+	s.log.Info("spool compacted", "path", s.path, "bytes_before", size, "bytes_after", after)
+	return true, nil
+}
+
+// freeBytes returns the file size and the bytes in free or pending pages.
+func (s *Spool) freeBytes() (size, free int64, err error) {
+	fi, err := os.Stat(s.path)
+	if err != nil {
+		return 0, 0, fmt.Errorf("spool: compact: %w", err)
+	}
+	st := s.db.Stats()
+	return fi.Size(), int64(st.FreePageN+st.PendingPageN) * int64(s.db.Info().PageSize), nil
+}
+
+func (s *Spool) compactInto(tmp string) error {
+	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	dst, err := bolt.Open(tmp, 0o600, s.boltOptions())
+	if err != nil {
+		return err
+	}
+	if err := bolt.Compact(dst, s.db, compactTxBytes); err != nil {
+		_ = dst.Close()
+		return err
+	}
+	return dst.Close()
+}
+
+// swapIn renames tmp over the spool file and reopens it. The old handle keeps the lock until the
+// new file is open. If the new file cannot be opened the spool is unusable (the old inode is no
+// longer the file at PATH): every later call fails with ErrClosed.
+func (s *Spool) swapIn(tmp string) error {
+	if err := os.Rename(tmp, s.path); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("spool: compact: rename: %w", err)
+	}
+	syncDir(filepath.Dir(s.path))
+	db, err := bolt.Open(s.path, 0o600, s.boltOptions())
+	_ = s.db.Close()
+	s.db = db
+	if err != nil {
+		s.db = nil
+		s.log.Error("spool: reopen after compaction failed; spool unusable until restart", "path", s.path, "err", err)
+		return fmt.Errorf("spool: compact: reopen: %w", err)
+	}
+	return nil
+}
+
+// syncDir makes a rename durable; best effort.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}

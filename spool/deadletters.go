@@ -1,0 +1,118 @@
+package spool
+
+import (
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DeadLetters lists dead letters, oldest first (up to limit; 0 = all).
+func (s *Spool) DeadLetters(limit int) ([]DeadLetter, error) {
+	s.dbmu.RLock()
+	defer s.dbmu.RUnlock()
+	if s.db == nil {
+		return nil, ErrClosed
+	}
+	var out []DeadLetter
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketDead).Cursor()
+		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
+			d, err := decodeDead(k, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("spool: dead letters: %w", err)
+	}
+	return out, nil
+}
+
+// Replay moves dead letters with the given ids (all if ids is empty) back to the end of their
+// queues, in one transaction, and returns how many moved. Unknown ids are an error (nothing
+// moves). Dead letters without a queue (input that never reached a table) cannot be replayed:
+// with explicit ids that is an error, with "all" they are skipped and stay. Replay ignores
+// MaxBytes: the user asked for it.
+func (s *Spool) Replay(ids []uint64) (int, error) {
+	unlock, err := s.lockWrite()
+	if err != nil {
+		return 0, err
+	}
+	defer unlock()
+	var eff effects
+	var n int
+	at := s.now()
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		eff = effects{rows: map[QueueKey]*appended{}}
+		picked, err := pickDead(tx, ids)
+		if err != nil {
+			return err
+		}
+		n = len(picked)
+		return replayDead(tx, picked, at, &eff)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("spool: replay: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	eff.dead = -n
+	s.applyEffects(eff)
+	return n, nil
+}
+
+// pickDead decodes the dead letters to replay.
+func pickDead(tx *bolt.Tx, ids []uint64) ([]DeadLetter, error) {
+	b := tx.Bucket(bucketDead)
+	var out []DeadLetter
+	if len(ids) == 0 {
+		err := b.ForEach(func(k, v []byte) error {
+			d, err := decodeDead(k, v)
+			if err == nil && d.Queue.Dataset != "" && d.Queue.Table != "" {
+				out = append(out, d)
+			}
+			return err
+		})
+		return out, err
+	}
+	seen := map[uint64]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		v := b.Get(seqKey(id))
+		if v == nil {
+			return nil, fmt.Errorf("dead letter %d: not found", id)
+		}
+		d, err := decodeDead(seqKey(id), v)
+		if err != nil {
+			return nil, err
+		}
+		if d.Queue.Dataset == "" || d.Queue.Table == "" {
+			return nil, fmt.Errorf("dead letter %d: has no queue (input that never reached a table)", id)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// replayDead appends each dead letter's data to its queue and deletes the dead letter.
+func replayDead(tx *bolt.Tx, ds []DeadLetter, at time.Time, eff *effects) error {
+	dead := tx.Bucket(bucketDead)
+	for _, d := range ds {
+		if err := putRows(tx, d.Queue, [][]byte{d.Data}, at, eff); err != nil {
+			return err
+		}
+	}
+	for _, d := range ds {
+		if err := dead.Delete(seqKey(d.ID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

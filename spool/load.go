@@ -1,0 +1,109 @@
+package spool
+
+import (
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// load creates missing buckets, re-queues rows left in flight and rebuilds the in-memory state.
+func (s *Spool) load() error {
+	var requeued int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, name := range topBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		n, err := requeueInflight(tx)
+		if err != nil {
+			return err
+		}
+		requeued = n
+		return addU64(tx.Bucket(bucketSys), keyRequeued, uint64(n))
+	})
+	if err != nil {
+		return fmt.Errorf("spool: open %s: re-queue in-flight rows: %w", s.path, err)
+	}
+	if requeued > 0 {
+		s.log.Warn("spool: re-queued rows that were in flight when the previous process stopped; Power BI may receive them twice",
+			"rows", requeued)
+	}
+	st, err := scanState(s.db)
+	if err != nil {
+		return fmt.Errorf("spool: open %s: %w", s.path, err)
+	}
+	st.quarant = s.st.quarant
+	s.st = st
+	return nil
+}
+
+// requeueInflight drops every in-flight marker (whole buckets: no cursor deletes) and returns
+// how many markers still pointed at a row.
+func requeueInflight(tx *bolt.Tx) (int, error) {
+	inf, queues := tx.Bucket(bucketInflight), tx.Bucket(bucketQueues)
+	var names [][]byte
+	n := 0
+	err := inf.ForEachBucket(func(name []byte) error {
+		names = append(names, append([]byte(nil), name...))
+		qb := queues.Bucket(name)
+		return inf.Bucket(name).ForEach(func(k, _ []byte) error {
+			if qb != nil && qb.Get(k) != nil {
+				n++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, name := range names {
+		if err := inf.DeleteBucket(name); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// scanState rebuilds the in-memory state from the file. Everything is ready: the caller has
+// cleared the in-flight markers.
+func scanState(db *bolt.DB) (state, error) {
+	st := newState()
+	err := db.View(func(tx *bolt.Tx) error {
+		if err := scanQueues(tx, &st); err != nil {
+			return err
+		}
+		sys := tx.Bucket(bucketSys)
+		st.dropped = int64(getU64(sys.Get(keyDropped)))
+		st.requeued = int64(getU64(sys.Get(keyRequeued)))
+		st.dead = tx.Bucket(bucketDead).Stats().KeyN
+		return nil
+	})
+	return st, err
+}
+
+func scanQueues(tx *bolt.Tx, st *state) error {
+	queues, sys := tx.Bucket(bucketQueues), tx.Bucket(bucketSys)
+	return queues.ForEachBucket(func(name []byte) error {
+		q, ok := parseQueueName(name)
+		if !ok {
+			return fmt.Errorf("queue bucket %q: bad name", name)
+		}
+		qs := st.queue(q)
+		qs.delivered = int64(getU64(sys.Get([]byte(keyDelivered + string(name)))))
+		return queues.Bucket(name).ForEach(func(k, v []byte) error {
+			size := int64(len(rowData(v)))
+			qs.addReady(1, size, keySeq(k), rowAt(v))
+			st.used += size
+			return nil
+		})
+	})
+}
+
+// addU64 adds d to the counter stored at key.
+func addU64(b *bolt.Bucket, key []byte, d uint64) error {
+	if d == 0 {
+		return nil
+	}
+	return b.Put(key, u64(getU64(b.Get(key))+d))
+}

@@ -1,0 +1,66 @@
+package spool
+
+import "time"
+
+// state is the in-memory mirror of the file. Writers change it holding wmu and mu.
+type state struct {
+	queues   map[QueueKey]*queueState
+	used     int64 // ready + in-flight row bytes (what MaxBytes caps)
+	reserved int64 // bytes admitted by Append, not yet committed
+	inflight int
+	dead     int
+	dropped  int64
+	requeued int64
+	quarant  int
+	compacts int
+
+	dropLogged time.Time // last drop_oldest warning (rate limit)
+}
+
+// queueState mirrors one queue bucket.
+type queueState struct {
+	ready      int
+	readyBytes int64
+	oldestSeq  uint64 // first ready row, 0 if none
+	oldestAt   time.Time
+	taken      map[uint64]takenRow
+	delivered  int64
+}
+
+// takenRow remembers what an in-flight row needs when it comes back.
+type takenRow struct {
+	size int
+	at   time.Time
+}
+
+func newState() state { return state{queues: map[QueueKey]*queueState{}} }
+
+// queue returns q's state, creating it.
+func (st *state) queue(q QueueKey) *queueState {
+	qs := st.queues[q]
+	if qs == nil {
+		qs = &queueState{taken: map[uint64]takenRow{}}
+		st.queues[q] = qs
+	}
+	return qs
+}
+
+func (qs *queueState) backlog() Backlog {
+	b := Backlog{Rows: qs.ready, Bytes: qs.readyBytes}
+	if qs.ready > 0 {
+		b.Oldest = qs.oldestAt
+	}
+	return b
+}
+
+// addReady records n ready rows whose first has seq/at (rows appended or put back).
+func (qs *queueState) addReady(n int, bytes int64, seq uint64, at time.Time) {
+	if n == 0 {
+		return
+	}
+	qs.ready += n
+	qs.readyBytes += bytes
+	if qs.oldestSeq == 0 || seq < qs.oldestSeq {
+		qs.oldestSeq, qs.oldestAt = seq, at
+	}
+}
