@@ -106,7 +106,7 @@ func NewScheduler(now time.Time, c SchedulerConfig) *Scheduler {
 		s.byName[name] = t
 	}
 	s.eff = scaleLimits(s.limits, 1)
-	s.rowPacer = newPacer(float64(s.eff.rowsPerHour)/3600, s.eff.rowsPerPost) // starts full
+	s.rowPacer = newPacer(float64(s.eff.rowsPerHour)/3600, s.rowBurst()) // starts full
 	s.postPacer = newPacer(1, max(1, s.eff.postsPerMinute/12))
 	s.apply(now)
 	return s
@@ -116,7 +116,7 @@ func NewScheduler(now time.Time, c SchedulerConfig) *Scheduler {
 // multiplier or tier.
 func (s *Scheduler) apply(now time.Time) {
 	s.eff = scaleLimits(s.limits, s.share*s.aimd.m)
-	s.rowPacer.set(now, float64(s.eff.rowsPerHour)/3600, s.eff.rowsPerPost)
+	s.rowPacer.set(now, float64(s.eff.rowsPerHour)/3600, s.rowBurst())
 	if s.large {
 		s.postPacer.set(now, float64(s.eff.postsPerHourLarge)/3600, max(1, s.eff.postsPerHourLarge/60))
 		return
@@ -184,4 +184,17 @@ func (s *Scheduler) updateTier(now time.Time) {
 		s.large = large
 		s.apply(now)
 	}
+}
+
+// rowBurst is the row pacer's burst. The exact rolling-hour log is what keeps every 3,600 s window
+// within the limit; the pacer only smooths. While the service has not pushed back (AIMD multiplier
+// 1), the burst is a tenth of the hourly budget, so a load up to 100,000 rows (at the default
+// 1,000,000 rows/h) goes out at the POST rate instead of being spread over the hour. Once the
+// service throttles, the burst shrinks to one POST so the lowered rate is followed evenly (a large
+// burst would overshoot a service that shares the budget with another writer).
+func (s *Scheduler) rowBurst() int {
+	if s.aimd.m < 1 {
+		return s.eff.rowsPerPost
+	}
+	return max(s.eff.rowsPerHour/10, s.eff.rowsPerPost)
 }

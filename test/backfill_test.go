@@ -107,23 +107,29 @@ func TestBackfillDeliversEveryRowWithinLimits(t *testing.T) {
 }
 
 func TestBackfillWaitsOutThrottlingAndDeliversEverything(t *testing.T) {
-	l := limits{rowsPerPost: 1000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5}
-	// The service allows fewer concurrent POSTs than pbi-pusher is configured for (someone else
-	// shares the budget), and answers slowly, so pbi-pusher must take 429s, wait and resend.
+	l := limits{rowsPerPost: 5000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5}
+	// The service admits fewer POSTs per minute than pbi-pusher is configured for (someone else
+	// shares the budget) and injects some 429s, so pbi-pusher must take 429s, honour Retry-After
+	// and still deliver every row exactly once.
 	emu := emulatortest.Start(t, emulator.Options{
-		RowsPerPost: l.rowsPerPost, PendingPosts: 2, SlowRate: 1, SlowDelay: 150 * time.Millisecond,
-		ThrottleRate: 0.1, Seed: 42,
+		RowsPerPost: l.rowsPerPost, PostsPerMinute: 6, ThrottleRate: 0.15, Seed: 42,
 	})
+	start := time.Now()
 	want, res := backfillBoth(t, emu, l)
 	if res.code != 0 {
 		t.Fatalf("exit code %d, want 0\nstderr:\n%s", res.code, tail(res.stderr, 40))
 	}
 	st := datasetStats(t, emu)
-	if st.Throttles[emulator.ReasonPending] == 0 {
-		t.Errorf("expected pending-POST 429s from the emulator, got throttles %v", st.Throttles)
+	if st.Throttles[emulator.ReasonPostsPerMinute] == 0 {
+		t.Errorf("expected posts-per-minute 429s from the emulator, got throttles %v", st.Throttles)
 	}
 	checkDelivered(t, want, emu.Server.Rows(st.ID, "Readings"))
-	t.Logf("throttles=%v posts=%d", st.Throttles, st.Posts)
+	// 10 POSTs at 6 per rolling minute cannot finish before the first minute has passed: the
+	// client must have waited for Retry-After rather than dropping or hammering.
+	if el := time.Since(start); el < time.Minute {
+		t.Errorf("finished in %s: faster than the emulator's window allows", el)
+	}
+	t.Logf("throttles=%v posts=%d peakPostsPerMinute=%d", st.Throttles, st.Posts, st.PeakPostsPerMinute)
 }
 
 func tail(s string, n int) string {

@@ -33,7 +33,7 @@ func genRows(base, n int) []row {
 		out[i] = row{
 			Seq:    seq*1_000_003 - 4_000_000_000_000, // wide Int64 values, negative and positive
 			Device: devices[i%len(devices)],
-			At:     t0.Add(time.Duration(i) * 1500 * time.Millisecond),
+			At:     t0.Add(time.Duration(i) * 2 * time.Second),
 			Value:  math.Round((float64(i)*0.37-500)*1000) / 1000,
 			Ok:     i%3 == 0,
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/pbi-pusher/pbi-pusher/config"
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
 )
 
@@ -31,7 +32,8 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "pbi-pusher backfill: -format must be jsonl or csv, not %q\n", *format)
 		return exitUsage
 	}
-	cfg, ok := loadConfig(*cfgPath, stderr)
+	// Credentials are checked below, once it is known whether the embedded emulator is used.
+	cfg, ok := loadConfigWith(*cfgPath, config.ValidateOptions{AllowMissingCredentials: true}, stderr)
 	if !ok {
 		return exitUsage
 	}
@@ -47,6 +49,8 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			return exitFatal
 		}
 		defer stop()
+	} else if !reportConfigErr(cfg.Validate(), stderr) {
+		return exitUsage
 	}
 	p, err := pipeline.Open(ctx, cfg, pipeline.Options{Logger: log, Prompt: stderr})
 	if err != nil {

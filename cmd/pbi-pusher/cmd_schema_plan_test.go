@@ -48,11 +48,11 @@ func runSchemaArgs(args ...string) (int, string, string) {
 
 func TestSchemaPlanApply(t *testing.T) {
 	tests := []struct {
-		name       string
-		steps      [][]string // config version ("v1"...) followed by args; every step but the last must exit 0
-		wantCode   int
-		wantOut    string
-		wantErr    string
+		name         string
+		steps        [][]string // config version ("v1"...) followed by args; every step but the last must exit 0
+		wantCode     int
+		wantOut      string
+		wantErr      string
 		wantDatasets int // datasets in the emulator at the end
 	}{
 		{name: "plan a missing dataset changes nothing", steps: [][]string{{"v1", "plan"}}, wantOut: `+ dataset "sales": create`},

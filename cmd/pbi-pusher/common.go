@@ -37,16 +37,25 @@ func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
 
 // loadConfig loads and validates a config, printing a one-line-per-problem error.
 func loadConfig(path string, stderr io.Writer) (*config.Config, bool) {
+	return loadConfigWith(path, config.ValidateOptions{}, stderr)
+}
+
+// loadConfigWith is loadConfig with validation options.
+func loadConfigWith(path string, opts config.ValidateOptions, stderr io.Writer) (*config.Config, bool) {
 	if path == "" {
 		fmt.Fprintln(stderr, "pbi-pusher: -config FILE is required")
 		return nil, false
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadWith(path, opts)
+	return cfg, reportConfigErr(err, stderr)
+}
+
+// reportConfigErr prints a config error, one problem per line; it reports whether err was nil.
+func reportConfigErr(err error, stderr io.Writer) bool {
 	if err != nil {
 		fmt.Fprintf(stderr, "pbi-pusher: invalid config: %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
-		return nil, false
 	}
-	return cfg, true
+	return err == nil
 }
 
 // newLogger builds the process logger from log.format/log.level: text on a terminal, JSON otherwise.

@@ -43,7 +43,7 @@ func startEmbedded(cfg *config.Config, log *slog.Logger) (stop func(), err error
 	cfg.PowerBI.APIURL = base + "/v1.0/myorg"
 	cfg.PowerBI.Workspace = ""
 	cfg.Auth = config.Auth{Method: "static_token", Token: token}
-	log.Info("using the embedded Power BI emulator (no Power BI credentials configured)", "url", base+"/")
+	log.Info("pushing into the embedded Power BI emulator, not the service", "url", base+"/")
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()

@@ -15,8 +15,8 @@ import (
 	_ "github.com/segmentio/kafka-go/sasl/plain"
 	_ "github.com/segmentio/kafka-go/sasl/scram"
 	_ "github.com/twmb/franz-go/pkg/kfake"
-	_ "golang.org/x/crypto/pkcs12"
 	_ "go.etcd.io/bbolt"
+	_ "golang.org/x/crypto/pkcs12"
 	_ "golang.org/x/time/rate"
 	_ "gopkg.in/yaml.v3"
 )
