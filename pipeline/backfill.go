@@ -61,16 +61,11 @@ func (p *Pipeline) Backfill(ctx context.Context, o BackfillOptions) (Summary, er
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	fatalCh := make(chan error, len(p.cfg.Datasets))
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// Abort = ctx: on Ctrl-C in-flight POSTs are cancelled and their rows stay spooled.
-		p.Run(runCtx, ctx, func(ds string, err error) { fatalCh <- fmt.Errorf("dataset %s: %w", ds, err) })
-	}()
+	// Abort = ctx: on Ctrl-C in-flight POSTs are cancelled and their rows stay spooled.
+	wait := p.Start(runCtx, ctx, func(ds string, err error) { fatalCh <- fmt.Errorf("dataset %s: %w", ds, err) })
 	err = bf.run(runCtx, fatalCh)
 	stopRun()
-	wg.Wait()
+	wait()
 	sum := bf.snapshot(false)
 	if o.Progress != nil {
 		o.Progress(sum)

@@ -28,6 +28,8 @@ type Options struct {
 	HTTPClient *http.Client // nil = built from config (CA bundle, proxy, timeouts)
 	Tokens     auth.Source  // nil = auth.New(cfg)
 	Prompt     io.Writer    // where interactive auth (device code) prints; nil = stderr
+	// WrapQueue, if set, wraps the spool as each dispatcher's queue (metrics count outcomes).
+	WrapQueue func(batcher.Queue) batcher.Queue
 }
 
 // Pipeline holds the opened, wired components of one configuration.
@@ -37,6 +39,8 @@ type Pipeline struct {
 	Spool  *spool.Spool
 	Sink   *sink.Client
 	tables map[spool.QueueKey]*schema.Table
+
+	wrapQueue func(batcher.Queue) batcher.Queue
 
 	mu          sync.Mutex
 	dispatchers map[string]*batcher.Dispatcher
@@ -62,7 +66,8 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error)
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", cfg.Spool.Path, err)
 	}
-	p := &Pipeline{cfg: cfg, log: log, Spool: sp, tables: tables, dispatchers: map[string]*batcher.Dispatcher{}}
+	p := &Pipeline{cfg: cfg, log: log, Spool: sp, tables: tables, wrapQueue: o.WrapQueue,
+		dispatchers: map[string]*batcher.Dispatcher{}}
 	if err := p.openSink(ctx, o); err != nil {
 		_ = sp.Close()
 		return nil, err
@@ -123,6 +128,9 @@ func (p *Pipeline) Writer(ref string) (*ingest.Writer, error) {
 	return &ingest.Writer{Queue: q, Table: p.tables[q], Spool: p.Spool}, nil
 }
 
+// Config returns the configuration the pipeline was opened with.
+func (p *Pipeline) Config() *config.Config { return p.cfg }
+
 // Dataset returns the configured dataset by name.
 func (p *Pipeline) Dataset(name string) (config.Dataset, bool) {
 	for _, ds := range p.cfg.Datasets {
@@ -133,15 +141,20 @@ func (p *Pipeline) Dataset(name string) (config.Dataset, bool) {
 	return config.Dataset{}, false
 }
 
-// Run runs one dispatcher per dataset until ctx is done (then in-flight POSTs finish until abort
-// is done). It returns the first fatal dataset error; other datasets keep running until ctx ends.
-func (p *Pipeline) Run(ctx, abort context.Context, fatal func(dataset string, err error)) {
+// Start starts one dispatcher per dataset; they post until ctx is done, then let in-flight POSTs
+// finish until abort is done. A dataset that hits a fatal error stops and is reported to fatal;
+// the others keep running. The returned wait blocks until every dispatcher returned.
+func (p *Pipeline) Start(ctx, abort context.Context, fatal func(dataset string, err error)) (wait func()) {
+	var queue batcher.Queue = p.Spool
+	if p.wrapQueue != nil {
+		queue = p.wrapQueue(queue)
+	}
 	var wg sync.WaitGroup
 	for _, ds := range p.cfg.Datasets {
 		d := batcher.NewDispatcher(batcher.Options{
 			Dataset: ds,
 			Linger:  time.Duration(p.cfg.Batch.Linger),
-			Queue:   p.Spool,
+			Queue:   queue,
 			Sender:  p.Sink,
 			Logger:  p.log.With("component", "batcher", "dataset", ds.Name),
 			Abort:   abort,
@@ -157,7 +170,16 @@ func (p *Pipeline) Run(ctx, abort context.Context, fatal func(dataset string, er
 			}
 		}()
 	}
-	wg.Wait()
+	return wg.Wait
+}
+
+// SetLimits applies new limits to the running dispatchers (config reload).
+func (p *Pipeline) SetLimits(datasets []config.Dataset) {
+	for _, ds := range datasets {
+		if d := p.Dispatcher(ds.Name); d != nil {
+			d.SetLimits(ds.Limits)
+		}
+	}
 }
 
 // Dispatcher returns the running dispatcher of a dataset (nil before Run).

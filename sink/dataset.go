@@ -92,3 +92,12 @@ func canonicalType(s string) string {
 	}
 	return s
 }
+
+// DatasetID returns the resolved Power BI id of a configured dataset ("" before Prepare).
+func (c *Client) DatasetID(name string) string {
+	d, ok := c.sets[name]
+	if !ok {
+		return ""
+	}
+	return d.getID()
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,10 +10,12 @@ import (
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/ingest"
+	"github.com/pbi-pusher/pbi-pusher/internal/progress"
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
 )
 
-const backfillSynopsis = "backfill -config FILE -table DATASET/TABLE [-format jsonl|csv] [-emulator] PATH... (- = stdin)"
+const backfillSynopsis = "backfill -config FILE -table DATASET/TABLE [-format jsonl|csv] [-emulator] [-dry-run] PATH... (- = stdin)"
 
 func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("backfill", backfillSynopsis,
@@ -21,6 +24,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	table := fs.String("table", "", "target table as DATASET/TABLE")
 	format := fs.String("format", "", "input format: jsonl or csv (default: from each file's extension)")
 	useEmu := fs.Bool("emulator", false, "push into an embedded Power BI emulator instead of the service")
+	dryRun := fs.Bool("dry-run", false, "read and validate every row, report bad rows and print the plan; send nothing")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -41,6 +45,9 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "pbi-pusher backfill: -table: %v\n", err)
 		return exitUsage
 	}
+	if *dryRun {
+		return dryRunBackfill(ctx, cfg, *table, *format, fs.Args(), stdout, stderr)
+	}
 	log := newLogger(cfg.Log, stderr)
 	if *useEmu || noCredentials(cfg) {
 		stop, err := startEmbedded(cfg, log)
@@ -58,10 +65,18 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFatal
 	}
 	defer p.Close()
+	ds, _, _ := cfg.FindTable(*table)
+	tty := progress.IsTerminal(stderr)
+	disp := progress.New(stderr, tty, estimateRows(fs.Args(), *format), ds.Limits.RowsPerHour, log)
+	interval := 5 * time.Second
+	if tty {
+		interval = 500 * time.Millisecond
+	}
 	sum, err := p.Backfill(ctx, pipeline.BackfillOptions{
 		Table: *table, Format: *format, Paths: fs.Args(), Stdin: os.Stdin,
-		Progress: progressLogger(log), Interval: 5 * time.Second,
+		Progress: func(x pipeline.Progress) { disp.Update(progress.Snapshot(x)) }, Interval: interval,
 	})
+	disp.Done()
 	printSummary(stdout, sum)
 	switch {
 	case err == nil:
@@ -78,18 +93,69 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 }
 
-func progressLogger(log interface{ Info(string, ...any) }) func(pipeline.Progress) {
-	return func(p pipeline.Progress) {
-		if p.Reading || p.Backlog > 0 {
-			log.Info("backfill progress", "read", p.Read, "delivered", p.Delivered, "rejected", p.Rejected, "backlog", p.Backlog)
-		}
-	}
-}
-
 func printSummary(w io.Writer, s pipeline.Summary) {
 	fmt.Fprintf(w, "rows read: %d\nrows delivered: %d\nrows rejected: %d\nelapsed: %s\n",
 		s.Read, s.Delivered, s.Rejected, s.Elapsed.Round(time.Millisecond))
 	if s.Resumed > 0 {
 		fmt.Fprintf(w, "resumed after: %d records already spooled by an earlier run\n", s.Resumed)
+	}
+}
+
+func dryRunBackfill(ctx context.Context, cfg *config.Config, table, format string, paths []string, stdout, stderr io.Writer) int {
+	plan, err := pipeline.DryRun(ctx, cfg, pipeline.DryRunOptions{Table: table, Format: format, Paths: paths, Stdin: os.Stdin})
+	if err != nil {
+		fmt.Fprintf(stderr, "pbi-pusher backfill -dry-run: %v\n", err)
+		return exitFatal
+	}
+	if err := plan.Format(stdout); err != nil {
+		return exitFatal
+	}
+	if plan.Bad > 0 {
+		return exitRejected
+	}
+	return exitOK
+}
+
+// estimateRows counts the records of the input files (newlines; minus a CSV header) so the
+// progress display can show an ETA up front. 0 means unknown (stdin).
+func estimateRows(paths []string, format string) int64 {
+	var total int64
+	for _, path := range paths {
+		if path == "-" {
+			return 0
+		}
+		n, err := countLines(path)
+		if err != nil {
+			return 0
+		}
+		f := format
+		if f == "" {
+			f, _ = ingest.FormatFromPath(path)
+		}
+		if f == "csv" && n > 0 {
+			n--
+		}
+		total += n
+	}
+	return total
+}
+
+func countLines(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		k, err := f.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
 	}
 }

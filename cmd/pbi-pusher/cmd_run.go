@@ -5,17 +5,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pbi-pusher/pbi-pusher/admin"
+	"github.com/pbi-pusher/pbi-pusher/auth"
 	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/internal/sdnotify"
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
 )
-
-// source is what the daemon needs from every configured input.
-type source interface {
-	Run(ctx context.Context) error
-}
 
 func runDaemon(ctx context.Context, args []string, _ io.Writer, stderr io.Writer) int {
 	fs := newFlagSet("run", "run -config FILE", "pbi-pusher run -config /etc/pbi-pusher/config.yaml", stderr)
@@ -31,88 +34,220 @@ func runDaemon(ctx context.Context, args []string, _ io.Writer, stderr io.Writer
 		fmt.Fprintln(stderr, "pbi-pusher run: the config has no sources (use backfill for files)")
 		return exitUsage
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log := newLogger(cfg.Log, stderr)
-	d := &daemon{cfg: cfg, log: log}
+	d := &daemon{cfg: cfg, path: *cfgPath, log: log, notify: sdnotify.New(os.LookupEnv), hup: hup}
 	if err := d.run(ctx); err != nil {
 		log.Error("pbi-pusher stopped", "err", err)
 		return exitFatal
 	}
+	log.Info("pbi-pusher stopped")
 	return exitOK
 }
 
 type daemon struct {
-	cfg *config.Config
-	log *slog.Logger
+	cfg    *config.Config
+	path   string
+	log    *slog.Logger
+	notify *sdnotify.Notifier
+	hup    <-chan os.Signal
+
+	metrics *admin.Metrics
+	admin   *admin.Server
+	p       *pipeline.Pipeline
+	sources *sourceGroup
 }
 
-// run follows design.md "Lifecycle": open spool → resolve datasets → start senders → start
-// sources; on ctx end: stop sources → drain in-flight POSTs until shutdown_timeout → close spool.
+// run follows design.md "Lifecycle": admin up → open spool → resolve datasets → start senders →
+// start sources → READY; on SIGTERM: STOPPING → stop sources → drain in-flight POSTs until
+// shutdown_timeout → close spool.
 func (d *daemon) run(ctx context.Context) error {
-	d.log.Info("starting", "config", d.cfg.File, "spool", d.cfg.Spool.Path)
-	p, err := pipeline.Open(ctx, d.cfg, pipeline.Options{Logger: d.log})
-	if err != nil {
+	d.log.Info("starting", "config", d.cfg.File, "spool", d.cfg.Spool.Path, "pid", os.Getpid())
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	if err := d.startAdmin(adminCtx); err != nil {
 		return err
 	}
-	defer func() {
-		if err := p.Close(); err != nil {
-			d.log.Error("close spool", "err", err)
-		}
-		d.log.Info("spool closed")
-	}()
-	sources, err := buildSources(d.cfg, p, d.log)
-	if err != nil {
+	defer d.metrics.Unregister()
+	if err := d.open(ctx); err != nil {
 		return err
 	}
+	defer d.closeSpool()
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	abortCtx, abort := context.WithCancel(context.Background())
 	defer abort()
 	fatal := make(chan error, len(d.cfg.Datasets))
-	var senders sync.WaitGroup
-	senders.Add(1)
-	go func() {
-		defer senders.Done()
-		p.Run(sendCtx, abortCtx, func(ds string, err error) {
-			d.log.Error("dataset stopped", "dataset", ds, "err", err)
-			fatal <- fmt.Errorf("dataset %s: %w", ds, err)
-		})
-	}()
-	srcCtx, stopSources := context.WithCancel(ctx)
-	srcDone := d.startSources(srcCtx, sources)
-	d.log.Info("ready", "datasets", len(d.cfg.Datasets), "sources", len(sources))
-	var runErr error
-	select {
-	case <-ctx.Done():
-		d.log.Info("shutting down", "reason", "signal")
-	case runErr = <-fatal:
+	wait := d.p.Start(sendCtx, abortCtx, func(ds string, err error) {
+		d.log.Error("dataset stopped", "dataset", ds, "err", err)
+		fatal <- fmt.Errorf("dataset %s: %w", ds, err)
+	})
+	if err := d.startSources(ctx, d.cfg); err != nil {
+		stopSend()
+		wait()
+		return err
 	}
-	stopSources()
-	srcDone.Wait()
+	d.setReady(true)
+	_ = d.notify.Ready(fmt.Sprintf("pushing to %d datasets from %d sources", len(d.cfg.Datasets), len(d.cfg.Sources)))
+	d.log.Info("ready", "datasets", len(d.cfg.Datasets), "sources", len(d.cfg.Sources))
+	runErr := d.loop(ctx, fatal)
+	_ = d.notify.Stopping()
+	d.setReady(false)
+	d.sources.stop()
 	d.log.Info("sources stopped")
 	stopSend()
-	timer := time.AfterFunc(time.Duration(d.cfg.ShutdownTimeout), abort)
-	senders.Wait()
+	timer := time.AfterFunc(time.Duration(d.cfg.ShutdownTimeout), func() {
+		d.log.Warn("shutdown_timeout passed: cancelling in-flight POSTs (their rows stay spooled)")
+		abort()
+	})
+	wait()
 	timer.Stop()
 	d.log.Info("senders stopped")
 	return runErr
 }
 
-func (d *daemon) startSources(ctx context.Context, sources []namedSource) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	for _, s := range sources {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.src.Run(ctx); err != nil && ctx.Err() == nil {
-				d.log.Error("source stopped", "source", s.name, "err", err)
-				return
-			}
-			d.log.Info("source finished", "source", s.name)
-		}()
+// loop runs until a signal or a fatal dataset error, reloading on SIGHUP and pinging the watchdog.
+func (d *daemon) loop(ctx context.Context, fatal <-chan error) error {
+	var tick <-chan time.Time
+	if iv := d.notify.WatchdogInterval(); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		tick = t.C
 	}
-	return &wg
+	for {
+		select {
+		case <-ctx.Done():
+			d.log.Info("shutting down", "reason", "signal")
+			return nil
+		case err := <-fatal:
+			return err
+		case <-d.hup:
+			d.reload(ctx)
+		case <-tick:
+			_ = d.notify.Watchdog()
+		}
+	}
 }
 
-type namedSource struct {
-	name string
-	src  source
+func (d *daemon) startAdmin(ctx context.Context) error {
+	reg := prometheus.NewRegistry()
+	m, err := admin.NewMetrics(reg, d.cfg)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	d.metrics = m
+	if d.cfg.Admin.Listen == "off" {
+		return nil
+	}
+	srv, err := admin.NewServer(admin.ServerOptions{Listen: d.cfg.Admin.Listen, Gatherer: reg, Metrics: m, Logger: d.log.With("component", "admin")})
+	if err != nil {
+		return fmt.Errorf("admin server: %w", err)
+	}
+	d.admin = srv
+	go func() {
+		if err := srv.Run(ctx); err != nil {
+			d.log.Error("admin server stopped", "err", err)
+		}
+	}()
+	d.log.Info("admin server listening", "addr", srv.Addr().String())
+	return nil
+}
+
+func (d *daemon) setReady(v bool) {
+	if d.admin != nil {
+		d.admin.SetReady(v)
+	}
+}
+
+// open opens the spool, authenticates and resolves the datasets, all instrumented.
+func (d *daemon) open(ctx context.Context) error {
+	hc, err := auth.HTTPClient(d.cfg)
+	if err != nil {
+		return fmt.Errorf("http client: %w", err)
+	}
+	tok, err := auth.New(d.cfg, auth.Options{HTTPClient: hc, Logger: d.log.With("component", "auth")})
+	if err != nil {
+		return fmt.Errorf("auth %s: %w", d.cfg.Auth.Method, err)
+	}
+	p, err := pipeline.Open(ctx, d.cfg, pipeline.Options{
+		Logger: d.log, HTTPClient: d.metrics.HTTPClient(hc), Tokens: d.metrics.Tokens(tok), WrapQueue: d.metrics.Queue,
+	})
+	if err != nil {
+		return err
+	}
+	d.p = p
+	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher)})
+	return nil
+}
+
+func (d *daemon) closeSpool() {
+	if err := d.p.Close(); err != nil {
+		d.log.Error("close spool", "err", err)
+		return
+	}
+	d.log.Info("spool closed")
+}
+
+func (d *daemon) startSources(ctx context.Context, cfg *config.Config) error {
+	srcs, err := buildSources(cfg, sourceDeps{p: d.p, metrics: d.metrics, log: d.log})
+	if err != nil {
+		return err
+	}
+	d.sources = startSourceGroup(ctx, srcs, d.log)
+	return nil
+}
+
+// reload applies a changed config on SIGHUP: new limits take effect at once and the sources are
+// restarted with their new settings (stopped sources leave nothing unspooled: every source
+// acknowledges only spooled rows). An invalid config, or one that changes datasets or tables
+// (which needs the service's schema updated: a restart), is rejected and the old one kept.
+func (d *daemon) reload(ctx context.Context) {
+	_ = d.notify.Reloading()
+	defer func() { _ = d.notify.Ready("reloaded") }()
+	next, err := config.Load(d.path)
+	if err == nil {
+		err = sameSchema(d.cfg, next)
+	}
+	if err != nil {
+		d.log.Error("reload rejected; keeping the running config", "config", d.path, "err", err)
+		return
+	}
+	d.p.SetLimits(next.Datasets)
+	d.sources.stop()
+	if err := d.startSources(ctx, next); err != nil {
+		d.log.Error("reload: sources failed to start; restarting the previous ones", "err", err)
+		_ = d.startSources(ctx, d.cfg)
+		return
+	}
+	d.cfg.Datasets, d.cfg.Sources = next.Datasets, next.Sources
+	d.log.Info("config reloaded", "config", d.path, "sources", len(next.Sources))
+}
+
+// sourceGroup runs sources until stopped.
+type sourceGroup struct {
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func startSourceGroup(parent context.Context, srcs []namedSource, log *slog.Logger) *sourceGroup {
+	ctx, cancel := context.WithCancel(parent)
+	g := &sourceGroup{cancel: cancel}
+	for _, s := range srcs {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			if err := s.src.Run(ctx); err != nil && ctx.Err() == nil {
+				log.Error("source stopped", "source", s.name, "err", err)
+				return
+			}
+			log.Info("source finished", "source", s.name)
+		}()
+	}
+	return g
+}
+
+func (g *sourceGroup) stop() {
+	g.cancel()
+	g.wg.Wait()
 }

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/internal/progress"
 )
 
 // newFlagSet returns a flag set whose -h prints the usage line, the flags and an example.
@@ -66,7 +66,7 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	format := cfg.Format
 	if format == "" || format == "auto" {
 		format = "json"
-		if isTerminal(w) {
+		if progress.IsTerminal(w) {
 			format = "text"
 		}
 	}
@@ -74,15 +74,6 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 var version = "dev"

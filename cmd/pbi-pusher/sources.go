@@ -1,21 +1,86 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 
+	"github.com/pbi-pusher/pbi-pusher/admin"
 	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/ingest/filesrc"
+	"github.com/pbi-pusher/pbi-pusher/ingest/httpsrc"
+	"github.com/pbi-pusher/pbi-pusher/ingest/kafkasrc"
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
 )
 
-// buildSources constructs every configured source.
-func buildSources(cfg *config.Config, p *pipeline.Pipeline, log *slog.Logger) ([]namedSource, error) {
-	var out []namedSource
+// source is what the daemon needs from every configured input.
+type source interface {
+	Run(ctx context.Context) error
+}
+
+type namedSource struct {
+	name string
+	src  source
+}
+
+// sourceDeps are what building a source needs besides its config.
+type sourceDeps struct {
+	p       *pipeline.Pipeline
+	metrics *admin.Metrics
+	log     *slog.Logger
+}
+
+// buildSources constructs every configured source; it reports every problem at once.
+func buildSources(cfg *config.Config, deps sourceDeps) ([]namedSource, error) {
+	out := make([]namedSource, 0, len(cfg.Sources))
 	for i, sc := range cfg.Sources {
-		name := fmt.Sprintf("sources[%d] (%s → %s)", i, sc.Type, sc.Table)
-		return nil, fmt.Errorf("%s: source type %q not wired yet", name, sc.Type)
+		name := fmt.Sprintf("sources[%d] %s→%s", i, sc.Type, sc.Table)
+		src, err := buildSource(sc, name, deps)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		out = append(out, namedSource{name: name, src: src})
 	}
-	_ = p
-	_ = log
 	return out, nil
+}
+
+func buildSource(sc config.Source, name string, deps sourceDeps) (source, error) {
+	w, err := deps.p.Writer(sc.Table)
+	if err != nil {
+		return nil, err
+	}
+	rw := deps.metrics.Writer(w.Queue, w)
+	log := deps.log.With("source", name)
+	switch sc.Type {
+	case "file", "stdin":
+		return filesrc.New(sc, filesrc.Options{Writer: rw, Checkpoints: deps.p.Spool, Logger: log})
+	case "kafka":
+		return kafkasrc.New(sc, kafkasrc.Options{Writer: rw, Checkpoints: deps.p.Spool, Logger: log,
+			OnShare: func(share float64) {
+				// Scale-out: this instance uses only its share of the dataset's limits.
+				if d := deps.p.Dispatcher(w.Queue.Dataset); d != nil {
+					d.SetShare(share)
+				}
+				log.Info("partition share changed", "share", share)
+			}})
+	case "http":
+		return httpsrc.New(sc, httpsrc.Options{Resolve: httpResolver(sc, deps), Full: deps.p.Spool.Full, Logger: log})
+	}
+	return nil, fmt.Errorf("unknown source type %q", sc.Type)
+}
+
+// httpResolver accepts any table of the source's dataset, addressed by dataset name or id.
+func httpResolver(sc config.Source, deps sourceDeps) httpsrc.Resolver {
+	return func(dataset, table string) (httpsrc.Target, bool) {
+		bound, _, err := deps.p.Config().FindTable(sc.Table)
+		if err != nil || (dataset != bound.Name && dataset != deps.p.Sink.DatasetID(bound.Name)) {
+			return httpsrc.Target{}, false
+		}
+		w, err := deps.p.Writer(bound.Name + "/" + table)
+		if err != nil {
+			return httpsrc.Target{}, false
+		}
+		return httpsrc.Target{Dataset: bound.Name, Table: table,
+			Writer: deps.metrics.Writer(w.Queue, w), Schema: w.Table}, true
+	}
 }
