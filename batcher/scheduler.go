@@ -188,7 +188,7 @@ func (s *Scheduler) updateTier(now time.Time) {
 
 // rowBurst is the row pacer's burst. The exact rolling-hour log is what keeps every 3,600 s window
 // within the limit; the pacer only smooths. While the service has not pushed back (AIMD multiplier
-// 1), the burst is a tenth of the hourly budget, so a load up to 100,000 rows (at the default
+// 1), the burst is a quarter of the hourly budget, so a load up to 250,000 rows (at the default
 // 1,000,000 rows/h) goes out at the POST rate instead of being spread over the hour. Once the
 // service throttles, the burst shrinks to one POST so the lowered rate is followed evenly (a large
 // burst would overshoot a service that shares the budget with another writer).
@@ -196,5 +196,5 @@ func (s *Scheduler) rowBurst() int {
 	if s.aimd.m < 1 {
 		return s.eff.rowsPerPost
 	}
-	return max(s.eff.rowsPerHour/10, s.eff.rowsPerPost)
+	return max(s.eff.rowsPerHour/4, s.eff.rowsPerPost)
 }
