@@ -76,7 +76,7 @@ func TestNewRejectsIncompleteConfig(t *testing.T) {
 		{"no secret", config.Config{Auth: config.Auth{Method: auth.MethodClientSecret, Tenant: "t", ClientID: "a"}}, "auth.client_secret is required"},
 		{"no certificate", config.Config{Auth: config.Auth{Method: auth.MethodClientCert, Tenant: "t", ClientID: "a"}}, "auth.certificate is required"},
 		{"missing certificate file", config.Config{Auth: config.Auth{Method: auth.MethodClientCert, Tenant: "t", ClientID: "a", Certificate: "/nonexistent.pem"}}, "auth.certificate"},
-		{"pfx certificate", config.Config{Auth: config.Auth{Method: auth.MethodClientCert, Tenant: "t", ClientID: "a", Certificate: pfxFile(t)}}, "openssl pkcs12"},
+		{"unreadable pfx certificate", config.Config{Auth: config.Auth{Method: auth.MethodClientCert, Tenant: "t", ClientID: "a", Certificate: pfxFile(t)}}, "openssl pkcs12"},
 		{"no federated token file", config.Config{Auth: config.Auth{Method: auth.MethodWorkloadIdentity, Tenant: "t", ClientID: "a"}}, "AZURE_FEDERATED_TOKEN_FILE"},
 		{"no password", config.Config{Auth: config.Auth{Method: auth.MethodUsernamePassword, ClientID: "a", Username: "u"}}, "auth.password is required"},
 		{"no public client id", config.Config{Auth: config.Auth{Method: auth.MethodDeviceCode}}, "auth.client_id is required"},

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -132,3 +133,22 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 
 func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.sb.String() }
+
+// writeCertPFX writes cert and key as a PKCS#12 file protected by password, with openssl; legacy
+// selects the classic 3DES encryption (else OpenSSL 3's default AES).
+func writeCertPFX(t *testing.T, cert *x509.Certificate, key *rsa.PrivateKey, password string, legacy bool) string {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed: cannot build a PFX")
+	}
+	pemPath := writeCertPEM(t, cert, key, false)
+	pfx := filepath.Join(t.TempDir(), "client.pfx")
+	args := []string{"pkcs12", "-export", "-in", pemPath, "-out", pfx, "-passout", "pass:" + password}
+	if legacy {
+		args = append(args, "-legacy")
+	}
+	if out, err := exec.Command("openssl", args...).CombinedOutput(); err != nil {
+		t.Fatalf("openssl %v: %v\n%s", args, err, out)
+	}
+	return pfx
+}

@@ -42,6 +42,10 @@ func TestMethodsEndToEnd(t *testing.T) {
 		{"certificate PKCS#1 PEM", auth.MethodClientCert, func(t *testing.T, _ *aad.Running, a *config.Auth) {
 			a.ClientID, a.Certificate = "app-cert", writeCertPEM(t, cert, key, true)
 		}},
+		{"certificate PFX with password", auth.MethodClientCert, func(t *testing.T, _ *aad.Running, a *config.Auth) {
+			a.ClientID, a.CertificatePassword = "app-cert", "pfx-pass"
+			a.Certificate = writeCertPFX(t, cert, key, a.CertificatePassword, true)
+		}},
 		{"workload identity from env", auth.MethodWorkloadIdentity, func(t *testing.T, r *aad.Running, a *config.Auth) {
 			file := filepath.Join(t.TempDir(), "token")
 			writeFile(t, file, "k8s-sa-token\n")

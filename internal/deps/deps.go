@@ -16,7 +16,6 @@ import (
 	_ "github.com/segmentio/kafka-go/sasl/scram"
 	_ "github.com/twmb/franz-go/pkg/kfake"
 	_ "go.etcd.io/bbolt"
-	_ "golang.org/x/crypto/pkcs12"
 	_ "golang.org/x/time/rate"
 	_ "gopkg.in/yaml.v3"
 )
