@@ -45,6 +45,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// Clock is injected for virtual-time tests; nil = real time.
 	Clock Clock
+	// PostLog, if set, durably records every POST before it is sent and, at Run, replays the
+	// last hour into the rolling windows, so a restarted process never exceeds the limits with
+	// what its predecessor sent (the spool implements it).
+	PostLog PostLog
 	// Abort ends in-flight POSTs when done (shutdown_timeout passed); their rows are Nacked.
 	Abort context.Context
 
@@ -57,6 +61,12 @@ type Options struct {
 	Poll time.Duration
 	// Jitter maps a backoff step to the wait used; nil = uniform in [d/2, d].
 	Jitter func(time.Duration) time.Duration
+}
+
+// PostLog persists the POSTs a dataset sent in the last hour.
+type PostLog interface {
+	RecordPost(dataset string, at time.Time, rows int) error
+	RecentPosts(dataset string, since time.Time) ([]spool.PostRecord, error)
 }
 
 // Clock is the dispatcher's time source.

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/sink"
+	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
 // Sent records a POST of rows rows of table at now (rows ≤ the Decision's Rows). An unknown
@@ -137,4 +138,18 @@ func (s *Scheduler) acceptedShare(now time.Time) float64 {
 		postLimit = float64(s.limits.PostsPerHourLarge)
 	}
 	return max(rows/float64(s.limits.RowsPerHour), posts/postLimit) / s.share
+}
+
+// Preload counts POSTs sent before this scheduler existed (by a previous process, read from the
+// spool) in the rolling windows. Records must be oldest first; those older than an hour or in the
+// future are ignored.
+func (s *Scheduler) Preload(now time.Time, posts []spool.PostRecord) {
+	for _, p := range posts {
+		if p.Rows < 0 || p.At.After(now) || !now.Before(p.At.Add(hour)) {
+			continue
+		}
+		s.win.add(p.At, p.Rows)
+	}
+	s.win.prune(now)
+	s.updateTier(now)
 }

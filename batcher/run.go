@@ -88,8 +88,10 @@ func (r *run) startAll() (time.Duration, error) {
 			return d.o.Poll, nil // the backlog changed under us: look again later
 		}
 		d.mu.Lock()
-		tk := d.sched.Sent(d.clock.Now(), dec.Table, len(b.Rows))
+		sentAt := d.clock.Now()
+		tk := d.sched.Sent(sentAt, dec.Table, len(b.Rows))
 		d.mu.Unlock()
+		r.record(sentAt, len(b.Rows))
 		r.held[b] = tk
 		go r.post(tk, b)
 	}
@@ -103,13 +105,37 @@ func (r *run) refresh() {
 	}
 }
 
+// record persists a POST before it is sent. A failure is logged, not fatal: the in-memory windows
+// still hold the POST; only a restart within the hour would forget it.
+func (r *run) record(at time.Time, rows int) {
+	if r.d.o.PostLog == nil {
+		return
+	}
+	if err := r.d.o.PostLog.RecordPost(r.d.o.Dataset.Name, at, rows); err != nil {
+		r.d.log.Warn("record post for the rolling windows", "err", err)
+	}
+}
+
 // seed copies the spool's delivered counts (the large tier) into the scheduler.
 func (r *run) seed() {
 	d := r.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := d.clock.Now()
 	for name, key := range d.keys {
-		d.sched.SetDelivered(d.clock.Now(), name, d.o.Queue.Delivered(key))
+		d.sched.SetDelivered(now, name, d.o.Queue.Delivered(key))
+	}
+	if d.o.PostLog == nil {
+		return
+	}
+	posts, err := d.o.PostLog.RecentPosts(d.o.Dataset.Name, now.Add(-hour))
+	if err != nil {
+		d.log.Warn("read the POSTs of the last hour; windows start empty", "err", err)
+		return
+	}
+	d.sched.Preload(now, posts)
+	if len(posts) > 0 {
+		d.log.Info("rolling windows restored from the spool", "posts", len(posts))
 	}
 }
 

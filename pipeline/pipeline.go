@@ -158,6 +158,7 @@ func (p *Pipeline) Start(ctx, abort context.Context, fatal func(dataset string, 
 			Sender:  p.Sink,
 			Logger:  p.log.With("component", "batcher", "dataset", ds.Name),
 			Abort:   abort,
+			PostLog: p.Spool,
 		})
 		p.mu.Lock()
 		p.dispatchers[ds.Name] = d
