@@ -229,7 +229,7 @@ func (p Plan) Format(w io.Writer) error {
 		ew.printf("  ... and %s more\n", thousands(more))
 	}
 	l := p.Limits
-	ew.printf("\nplan: %s POSTs of up to %s rows; about %s at %s rows/hour, %d POSTs/minute",
+	ew.printf("\nplan: %s POSTs of up to %s rows; %s at %s rows/hour, %d POSTs/minute",
 		thousands(p.Posts), thousands(int64(l.RowsPerPost)), roundDuration(p.Duration), thousands(int64(l.RowsPerHour)), l.PostsPerMinute)
 	if p.LargeTierAfter >= 0 {
 		ew.printf(" (%d POSTs/hour past %s rows)", l.PostsPerHourLarge, thousands(int64(l.LargeTableRows)))
@@ -241,14 +241,14 @@ func (p Plan) Format(w io.Writer) error {
 	return ew.err
 }
 
-// roundDuration prints d as 10h00m, 20m05s or "under a minute".
+// roundDuration prints d as "about 10h00m", "about 20m05s" or "under a minute".
 func roundDuration(d time.Duration) string {
 	d = d.Round(time.Second)
 	switch {
 	case d >= time.Hour:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+		return fmt.Sprintf("about %dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 	case d >= time.Minute:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+		return fmt.Sprintf("about %dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return "under a minute"
 }
