@@ -15,7 +15,7 @@ func (s *Scheduler) Sent(now time.Time, table string, rows int) Ticket {
 	if t == nil || rows < 1 {
 		return Ticket{}
 	}
-	tk.id = s.win.add(now, rows)
+	tk.id = s.win.send(now, rows)
 	s.rowPacer.take(now, rows)
 	s.postPacer.take(now, 1)
 	s.inflight++
@@ -49,6 +49,7 @@ func (s *Scheduler) Result(now time.Time, tk Ticket, o Outcome) {
 	if t == nil || tk.id == 0 {
 		return // not a Ticket from Sent
 	}
+	s.win.finish(tk.id, now)
 	s.inflight--
 	t.busy = false
 	t.inflightRows -= tk.Rows

@@ -12,46 +12,89 @@ const (
 	minute = time.Minute
 )
 
-// entry is one POST sent: when, how many rows it still counts, and its id (increasing).
+// entry is one POST sent: when it was sent, when its outcome came back (zero while in flight),
+// how many rows it still counts, and its id (increasing).
 type entry struct {
 	at   time.Time
+	done time.Time
 	rows int
 	id   uint64
 }
 
-// window is the exact log of the POSTs sent in the last hour. An entry counts while
-// now-at < span and expires at at+span. Its length is bounded by the POSTs allowed per hour.
+// expires returns when e stops counting in a window of span, and false while e is in flight.
+// The service stamps a POST when it arrives, somewhere between at and done; counting it until
+// done+span keeps the local count at or above the service's whatever the request's latency (a
+// POST stamped at at+span locally could still count at the service, and draw a 429).
+func (e entry) expires(span time.Duration) (time.Time, bool) {
+	if e.done.IsZero() {
+		return time.Time{}, false
+	}
+	end := e.at
+	if e.done.After(end) {
+		end = e.done
+	}
+	return end.Add(span), true
+}
+
+// counts reports whether e counts at now in a window of span.
+func (e entry) counts(now time.Time, span time.Duration) bool {
+	exp, ok := e.expires(span)
+	return !ok || now.Before(exp)
+}
+
+// window is the exact log of the POSTs that count in the rolling hour: sent, and not yet an hour
+// past their outcome (see entry.expires). Its length is bounded by the POSTs allowed per hour plus
+// the POSTs in flight. Entries are in send (and id) order.
 type window struct {
 	entries []entry
 	rows    int // sum of entries[i].rows
 	nextID  uint64
 }
 
-// prune drops entries older than an hour.
+// prune drops the entries that no longer count in the hour.
 func (w *window) prune(now time.Time) {
-	k := 0
-	for k < len(w.entries) && !now.Before(w.entries[k].at.Add(hour)) {
-		w.rows -= w.entries[k].rows
-		k++
-	}
-	w.entries = slices.Delete(w.entries, 0, k)
+	w.entries = slices.DeleteFunc(w.entries, func(e entry) bool {
+		if e.counts(now, hour) {
+			return false
+		}
+		w.rows -= e.rows
+		return true
+	})
 }
 
-// add records a POST of rows at now and returns its id.
+// add records a POST stamped at now (its outcome known: a POST of an earlier process, or the
+// service's own stamp) and returns its id.
 func (w *window) add(now time.Time, rows int) uint64 {
+	id := w.send(now, rows)
+	w.entries[len(w.entries)-1].done = now
+	return id
+}
+
+// send records a POST of rows sent at now, in flight until finish, and returns its id.
+func (w *window) send(now time.Time, rows int) uint64 {
 	w.nextID++
 	w.entries = append(w.entries, entry{at: now, rows: rows, id: w.nextID})
 	w.rows += rows
 	return w.nextID
 }
 
+// finish records that the outcome of POST id came back at now. A pruned id is ignored.
+func (w *window) finish(id uint64, now time.Time) {
+	if i, ok := w.find(id); ok && w.entries[i].done.IsZero() {
+		w.entries[i].done = now
+	}
+}
+
+func (w *window) find(id uint64) (int, bool) {
+	return slices.BinarySearchFunc(w.entries, id, func(e entry, id uint64) int {
+		return compareUint(e.id, id)
+	})
+}
+
 // refund stops counting the rows of POST id (the service did not accept them); the POST itself
 // still counts. A pruned id is ignored.
 func (w *window) refund(id uint64) {
-	i, ok := slices.BinarySearchFunc(w.entries, id, func(e entry, id uint64) int {
-		return compareUint(e.id, id)
-	})
-	if ok {
+	if i, ok := w.find(id); ok {
 		w.rows -= w.entries[i].rows
 		w.entries[i].rows = 0
 	}
@@ -67,11 +110,15 @@ func compareUint(a, b uint64) int {
 	return 0
 }
 
-// posts returns how many POSTs of the last span (≤ 1h) are still counting at now.
+// posts returns how many POSTs count at now in a window of span (≤ 1h).
 func (w *window) posts(now time.Time, span time.Duration) int {
-	from := now.Add(-span)
-	i := sort.Search(len(w.entries), func(i int) bool { return w.entries[i].at.After(from) })
-	return len(w.entries) - i
+	n := 0
+	for _, e := range w.entries {
+		if e.counts(now, span) {
+			n++
+		}
+	}
+	return n
 }
 
 // rowsWait returns how long until a POST of n rows fits under limit rows per hour.
@@ -80,10 +127,10 @@ func (w *window) rowsWait(now time.Time, n, limit int) time.Duration {
 	if excess <= 0 {
 		return 0
 	}
-	for _, e := range w.entries {
-		excess -= e.rows
+	for _, exp := range w.expiries(now, hour, func(e entry) bool { return e.rows > 0 }) {
+		excess -= exp.rows
 		if excess <= 0 {
-			return max(0, e.at.Add(hour).Sub(now))
+			return max(0, exp.at.Sub(now))
 		}
 	}
 	return Forever // n > limit: never fits (the scheduler caps n first)
@@ -91,12 +138,35 @@ func (w *window) rowsWait(now time.Time, n, limit int) time.Duration {
 
 // countWait returns how long until one more POST fits under limit POSTs per span.
 func (w *window) countWait(now time.Time, span time.Duration, limit int) time.Duration {
-	c := w.posts(now, span)
-	if c < limit {
+	exps := w.expiries(now, span, func(entry) bool { return true })
+	if len(exps) < limit {
 		return 0
 	}
-	e := w.entries[len(w.entries)-limit] // the oldest POST that must expire
-	return e.at.Add(span).Sub(now)
+	return max(0, exps[len(exps)-limit].at.Sub(now)) // the POST that must expire first
+}
+
+// expiry is when rows of the window stop counting.
+type expiry struct {
+	at   time.Time
+	rows int
+}
+
+// expiries returns when each entry that counts at now in span (and passes keep) expires, soonest
+// first. An entry in flight expires span after now at the earliest.
+func (w *window) expiries(now time.Time, span time.Duration, keep func(entry) bool) []expiry {
+	var out []expiry
+	for _, e := range w.entries {
+		if !keep(e) || !e.counts(now, span) {
+			continue
+		}
+		exp, ok := e.expires(span)
+		if !ok {
+			exp = now.Add(span)
+		}
+		out = append(out, expiry{at: exp, rows: e.rows})
+	}
+	slices.SortStableFunc(out, func(a, b expiry) int { return a.at.Compare(b.at) })
+	return out
 }
 
 // acceptedRate returns the rows and POSTs per hour the service accepted (entries not refunded)

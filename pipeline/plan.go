@@ -229,8 +229,8 @@ func (p Plan) Format(w io.Writer) error {
 		ew.printf("  ... and %s more\n", thousands(more))
 	}
 	l := p.Limits
-	ew.printf("\nplan: %s POSTs of up to %s rows; %s at %s rows/hour, %d POSTs/minute",
-		thousands(p.Posts), thousands(int64(l.RowsPerPost)), roundDuration(p.Duration), thousands(int64(l.RowsPerHour)), l.PostsPerMinute)
+	ew.printf("\nplan: %s POST%s of up to %s rows; %s at %s rows/hour, %d POSTs/minute",
+		thousands(p.Posts), plural(p.Posts), thousands(int64(l.RowsPerPost)), roundDuration(p.Duration), thousands(int64(l.RowsPerHour)), l.PostsPerMinute)
 	if p.LargeTierAfter >= 0 {
 		ew.printf(" (%d POSTs/hour past %s rows)", l.PostsPerHourLarge, thousands(int64(l.LargeTableRows)))
 	}
@@ -275,4 +275,12 @@ func (e *errWriter) printf(format string, args ...any) {
 	if e.err == nil {
 		_, e.err = fmt.Fprintf(e.w, format, args...)
 	}
+}
+
+// plural is "s" unless n is 1.
+func plural(n int64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
 }

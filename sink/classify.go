@@ -126,6 +126,12 @@ func serviceMessage(body []byte) (code, msg string) {
 		parts = append(parts, msg)
 	}
 	for _, d := range ae.Error.Details {
+		if msg != "" && d.Message == msg { // the detail repeats the message: add only its target
+			if d.Target != "" {
+				parts[0] += " (" + d.Target + ")"
+			}
+			continue
+		}
 		if d.Target != "" {
 			parts = append(parts, d.Target+": "+d.Message)
 		} else if d.Message != "" {

@@ -68,6 +68,7 @@ func TestClassifyPostRows(t *testing.T) {
 		{name: "503", resp: scripted{status: 503}, wantClass: Retryable},
 		{name: "504", resp: scripted{status: 504}, wantClass: Retryable},
 		{name: "400 odata details", resp: scripted{status: 400, body: odata400}, wantClass: Rejected, wantMsg: "Bad Request; id: value 'x' is not Int64"},
+		{name: "400 detail repeating the message", resp: scripted{status: 400, body: `{"error":{"code":"BadRequest","message":"Row 3: bad","details":[{"message":"Row 3: bad","target":"rows[3]"}]}}`}, wantClass: Rejected, wantMsg: "Row 3: bad (rows[3])"},
 		{name: "400 text body", resp: scripted{status: 400, body: "  malformed\n row  "}, wantClass: Rejected, wantMsg: "malformed row"},
 		{name: "413", resp: scripted{status: 413, body: `{"error":{"code":"RequestEntityTooLarge","message":"too big"}}`}, wantClass: Rejected, wantMsg: "too big"},
 		{name: "401 twice", resp: scripted{status: 401, body: `{"error":{"code":"PowerBINotAuthorizedException","pbi.error":{"code":"PowerBINotAuthorizedException"}}}`}, wantClass: Fatal, wantMsg: "PowerBINotAuthorizedException", wantText: "refused twice"},

@@ -58,6 +58,10 @@ type daemon struct {
 	admin   *admin.Server
 	p       *pipeline.Pipeline
 	sources *sourceGroup
+	// live is the config last accepted (at start or by a reload). d.cfg is never mutated after
+	// start: the admin server reads it concurrently.
+	live *config.Config
+	lags kafkaLags
 }
 
 // run follows design.md "Lifecycle": admin up → open spool → resolve datasets → start senders →
@@ -72,6 +76,12 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	defer d.metrics.Unregister()
 	if err := d.open(ctx); err != nil {
+		if ctx.Err() != nil {
+			// SIGTERM while authenticating or resolving datasets: a requested stop, not a failure
+			// (systemd would otherwise mark a `systemctl stop` during start-up as failed).
+			d.log.Info("start-up interrupted", "reason", context.Cause(ctx).Error(), "during", err.Error())
+			return nil
+		}
 		return err
 	}
 	defer d.closeSpool()
@@ -83,12 +93,12 @@ func (d *daemon) run(ctx context.Context) error {
 		d.log.Error("dataset stopped", "dataset", ds, "err", err)
 		fatal <- fmt.Errorf("dataset %s: %w", ds, err)
 	})
+	d.live = d.cfg
 	if err := d.startSources(ctx, d.cfg); err != nil {
 		stopSend()
 		wait()
 		return err
 	}
-	d.setReady(true)
 	_ = d.notify.Ready(fmt.Sprintf("pushing to %d datasets from %d sources", len(d.cfg.Datasets), len(d.cfg.Sources)))
 	d.log.Info("ready", "datasets", len(d.cfg.Datasets), "sources", len(d.cfg.Sources))
 	runErr := d.loop(ctx, fatal)
@@ -150,7 +160,6 @@ func (d *daemon) startAdmin(ctx context.Context) error {
 			d.log.Error("admin server stopped", "err", err)
 		}
 	}()
-	d.log.Info("admin server listening", "addr", srv.Addr().String())
 	return nil
 }
 
@@ -177,7 +186,7 @@ func (d *daemon) open(ctx context.Context) error {
 		return err
 	}
 	d.p = p
-	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher)})
+	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher), KafkaLag: d.lags.lag})
 	return nil
 }
 
@@ -190,11 +199,16 @@ func (d *daemon) closeSpool() {
 }
 
 func (d *daemon) startSources(ctx context.Context, cfg *config.Config) error {
-	srcs, err := buildSources(cfg, sourceDeps{p: d.p, metrics: d.metrics, log: d.log})
+	srcs, err := buildSources(cfg, sourceDeps{p: d.p, metrics: d.metrics, log: d.log, lags: &d.lags})
 	if err != nil {
 		return err
 	}
-	d.sources = startSourceGroup(ctx, srcs, d.log)
+	d.setReady(true)
+	d.sources = startSourceGroup(ctx, srcs, d.log, func() {
+		// A source that stopped for good (wrong credentials, untrusted broker) must not leave the
+		// daemon looking healthy: readiness turns 503 until a reload starts the sources again.
+		d.setReady(false)
+	})
 	return nil
 }
 
@@ -207,7 +221,7 @@ func (d *daemon) reload(ctx context.Context) {
 	defer func() { _ = d.notify.Ready("reloaded") }()
 	next, err := config.Load(d.path)
 	if err == nil {
-		err = sameSchema(d.cfg, next)
+		err = sameSchema(d.live, next)
 	}
 	if err != nil {
 		d.log.Error("reload rejected; keeping the running config", "config", d.path, "err", err)
@@ -217,10 +231,10 @@ func (d *daemon) reload(ctx context.Context) {
 	d.sources.stop()
 	if err := d.startSources(ctx, next); err != nil {
 		d.log.Error("reload: sources failed to start; restarting the previous ones", "err", err)
-		_ = d.startSources(ctx, d.cfg)
+		_ = d.startSources(ctx, d.live)
 		return
 	}
-	d.cfg.Datasets, d.cfg.Sources = next.Datasets, next.Sources
+	d.live = next
 	d.log.Info("config reloaded", "config", d.path, "sources", len(next.Sources))
 }
 
@@ -230,7 +244,7 @@ type sourceGroup struct {
 	wg     sync.WaitGroup
 }
 
-func startSourceGroup(parent context.Context, srcs []namedSource, log *slog.Logger) *sourceGroup {
+func startSourceGroup(parent context.Context, srcs []namedSource, log *slog.Logger, failed func()) *sourceGroup {
 	ctx, cancel := context.WithCancel(parent)
 	g := &sourceGroup{cancel: cancel}
 	for _, s := range srcs {
@@ -238,7 +252,8 @@ func startSourceGroup(parent context.Context, srcs []namedSource, log *slog.Logg
 		go func() {
 			defer g.wg.Done()
 			if err := s.src.Run(ctx); err != nil && ctx.Err() == nil {
-				log.Error("source stopped", "source", s.name, "err", err)
+				log.Error("source failed; /readyz reports not ready until a reload or restart", "source", s.name, "err", err)
+				failed()
 				return
 			}
 			log.Info("source finished", "source", s.name)

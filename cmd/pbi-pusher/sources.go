@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 
 	"github.com/pbi-pusher/pbi-pusher/admin"
 	"github.com/pbi-pusher/pbi-pusher/config"
@@ -28,18 +30,53 @@ type sourceDeps struct {
 	p       *pipeline.Pipeline
 	metrics *admin.Metrics
 	log     *slog.Logger
+	lags    *kafkaLags // receives the built Kafka sources; nil = not reported
+}
+
+// kafkaLags reports the partition lags of the running Kafka sources to the admin metrics
+// (admin.Sources.KafkaLag). buildSources replaces the set on every (re)build.
+type kafkaLags struct {
+	mu   sync.Mutex
+	srcs []*kafkasrc.Source
+}
+
+func (k *kafkaLags) set(srcs []*kafkasrc.Source) {
+	k.mu.Lock()
+	k.srcs = srcs
+	k.mu.Unlock()
+}
+
+// lag is admin.Sources.KafkaLag: every owned partition of every Kafka source.
+func (k *kafkaLags) lag() []admin.PartitionLag {
+	k.mu.Lock()
+	srcs := slices.Clone(k.srcs)
+	k.mu.Unlock()
+	var out []admin.PartitionLag
+	for _, s := range srcs {
+		for _, pl := range s.Lag() {
+			out = append(out, admin.PartitionLag{Topic: pl.Topic, Partition: pl.Partition, Lag: pl.Lag})
+		}
+	}
+	return out
 }
 
 // buildSources constructs every configured source; it reports every problem at once.
 func buildSources(cfg *config.Config, deps sourceDeps) ([]namedSource, error) {
 	out := make([]namedSource, 0, len(cfg.Sources))
+	var kafkas []*kafkasrc.Source
 	for i, sc := range cfg.Sources {
 		name := fmt.Sprintf("sources[%d] %s→%s", i, sc.Type, sc.Table)
 		src, err := buildSource(sc, name, deps)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
+		if k, ok := src.(*kafkasrc.Source); ok {
+			kafkas = append(kafkas, k)
+		}
 		out = append(out, namedSource{name: name, src: src})
+	}
+	if deps.lags != nil {
+		deps.lags.set(kafkas)
 	}
 	return out, nil
 }

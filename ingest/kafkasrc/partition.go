@@ -44,6 +44,8 @@ func (w *partitionWorker) run(ctx context.Context) {
 		w.fail(fmt.Errorf("kafka %s: set offset %d: %w", w.name(), start, err))
 		return
 	}
+	defer w.src.lags.remove(w)
+	w.initialLag(ctx, r)
 	w.consume(ctx, r)
 	_ = r.Close() // the fetch loop has returned (K4); MaxWait bounds this (K5)
 	w.commitSpooled()
@@ -77,6 +79,7 @@ func (w *partitionWorker) consume(ctx context.Context, r *kafka.Reader) {
 		if !w.spool(ctx, msgs) {
 			return
 		}
+		w.fetchedLag(msgs)
 		w.commitSpooled()
 	}
 }

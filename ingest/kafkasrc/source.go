@@ -34,6 +34,7 @@ type Source struct {
 	dialer *kafka.Dialer
 	log    *slog.Logger
 	stats  counters
+	lags   lagTable
 }
 
 type counters struct {
