@@ -117,8 +117,10 @@ func TestMaxInFlight(t *testing.T) {
 	}
 	close(gate.release)
 	checkAnswer(t, (<-first).get(t), 200, "", nil)
-	if n := e.backlog(); n != 2 {
-		t.Errorf("spool holds %d rows, want the first request's 2", n)
+	// The abandoned second request may still be spooled once the slot frees: a server cannot
+	// know a client gave up until it reads from the connection (under load it often has not yet).
+	if n := e.backlog(); n != 2 && n != 4 {
+		t.Errorf("spool holds %d rows, want the first request's 2 (or 4 with the abandoned one)", n)
 	}
 	checkAnswer(t, post(t, srv.URL+rowsURL, "", goodBody), 200, "", nil) // the slot is free again
 }
