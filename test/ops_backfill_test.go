@@ -225,7 +225,7 @@ datasets:
 			"records read: 10\n", "rows good:    7\n", "rows bad:     3 (would be dead-lettered)\n",
 			"  " + bad + ":3: ", "  " + bad + ":5: ", "  " + bad + ":8: ",
 			// 7 rows never reach the 250,000-row tier: no hourly-limit note, no warning.
-			"plan: 1 POSTs of up to 10,000 rows; under a minute at 1,000,000 rows/hour, 120 POSTs/minute\n",
+			"plan: 1 POST of up to 10,000 rows; under a minute at 1,000,000 rows/hour, 120 POSTs/minute\n",
 		}, []string{"warning:", "POSTs/hour past"}},
 	}
 	for _, tc := range cases {

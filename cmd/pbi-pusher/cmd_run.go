@@ -252,7 +252,7 @@ func startSourceGroup(parent context.Context, srcs []namedSource, log *slog.Logg
 		go func() {
 			defer g.wg.Done()
 			if err := s.src.Run(ctx); err != nil && ctx.Err() == nil {
-				log.Error("source failed; /readyz reports not ready until a reload or restart", "source", s.name, "err", err)
+				log.Error("source failed", "source", s.name, "err", err, "readyz", "not ready until a reload or restart")
 				failed()
 				return
 			}
