@@ -158,6 +158,8 @@ func spoolJSON(t *testing.T, cfg, cmd string, env []string, out any) {
 // TestAuthE2EShortLivedTokensBackfill: with a token lifetime of 5 s, a 100,000-row backfill
 // completes with zero failed batches.
 func TestAuthE2EShortLivedTokensBackfill(t *testing.T) {
+	// Mostly waiting on the rate limits and Retry-After: runs beside the other waiting tests.
+	t.Parallel()
 	const lifetime = 5 * time.Second
 	secret := randomSecret(t, "e2e-client-secret-")
 	registerSecret(t, "auth.client_secret", secret)
@@ -248,6 +250,8 @@ func TestAuthE2EShortLivedTokensBackfill(t *testing.T) {
 // the expiry it was issued with (clock skew, revocation), the POST gets a 401, the sink fetches a
 // fresh token and sends the POST again; no batch fails and no row is lost or duplicated.
 func TestAuthE2EEarlyExpiredTokensAreRefreshedAndRetried(t *testing.T) {
+	// Mostly waiting on the rate limits and Retry-After: runs beside the other waiting tests.
+	t.Parallel()
 	secret := randomSecret(t, "e2e-client-secret-")
 	registerSecret(t, "auth.client_secret", secret)
 	// The fake's clock runs 3 times as fast as the wall clock: a token issued "for 5 s" is refused
@@ -303,6 +307,8 @@ const rejectMarker = "POISON-e2e"
 // the service delivers every other row exactly once and dead-letters exactly the rejected rows
 // with the service's reason.
 func TestRejectedRowsDeadLetteredWithServiceReason(t *testing.T) {
+	// Mostly waiting on the rate limits and Retry-After: runs beside the other waiting tests.
+	t.Parallel()
 	// Isolating one bad row in a POST of 1,000 costs about 2·log2(1000) ≈ 20 POSTs, and the
 	// dataset may make 2 POSTs/s (120/min), so each rejected row costs ~10 s of the time budget:
 	// 5,000 rows with 5 rejected ones.

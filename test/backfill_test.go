@@ -107,6 +107,8 @@ func TestBackfillDeliversEveryRowWithinLimits(t *testing.T) {
 }
 
 func TestBackfillWaitsOutThrottlingAndDeliversEverything(t *testing.T) {
+	// Mostly waiting on the rate limits and Retry-After: runs beside the other waiting tests.
+	t.Parallel()
 	l := limits{rowsPerPost: 5000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5}
 	// The service admits fewer POSTs per minute than pbi-pusher is configured for (someone else
 	// shares the budget) and injects some 429s, so pbi-pusher must take 429s, honour Retry-After

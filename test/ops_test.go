@@ -228,6 +228,8 @@ func opsDelivered(emu *emulatortest.Emulator) int {
 // are in flight: the process exits 0 within shutdown_timeout + 1 s, and a restart on the same
 // spool delivers every row, with duplicates at most the rows of the POSTs cut at SIGTERM.
 func TestOpsSigtermDuringLoadExitsInTimeAndRestartDeliversEverything(t *testing.T) {
+	// Mostly waiting on the rate limits and Retry-After: runs beside the other waiting tests.
+	t.Parallel()
 	const (
 		total       = 3000
 		rowsPerPost = 500
