@@ -110,9 +110,10 @@ func (d *jsonlDecoder) readLine() (raw []byte, n int64, tooLong bool, err error)
 	}
 }
 
-// parseObject decodes one JSON object, numbers as json.Number; anything else is an error.
+// parseObject decodes one JSON object, numbers as json.Number; anything else is an error. Only
+// JSON's own whitespace (space, tab, CR) may surround it: "{}\v" is not JSON (RFC 8259 §2).
 func parseObject(raw []byte) (map[string]any, error) {
-	trimmed := bytes.TrimSpace(raw)
+	trimmed := bytes.Trim(raw, " \t\r")
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, errors.New("not a JSON object")
 	}
