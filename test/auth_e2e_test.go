@@ -92,24 +92,7 @@ admin:
 log:
   format: json
   level: debug
-datasets:
-  - name: Telemetry
-    retention: None
-    limits:
-      rows_per_post: %d
-      posts_per_minute: %d
-      rows_per_hour: %d
-      pending_posts: %d
-    tables:
-      - name: Readings
-        columns:
-          - {name: Seq, type: Int64}
-          - {name: Device, type: String}
-          - {name: At, type: DateTime}
-          - {name: Value, type: Double}
-          - {name: Ok, type: Boolean}
-`, emu.URL, a.CAFile, a.URL, e2eTenant, e2eClientID, filepath.Join(dir, "spool.db"),
-		l.rowsPerPost, l.postsPerMinute, l.rowsPerHour, l.pending)
+%s`, emu.URL, a.CAFile, a.URL, e2eTenant, e2eClientID, filepath.Join(dir, "spool.db"), datasetsYAML(l))
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

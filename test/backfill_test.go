@@ -15,21 +15,10 @@ import (
 // limits is the limits block pbi-pusher is configured with.
 type limits struct{ rowsPerPost, postsPerMinute, rowsPerHour, pending int }
 
-func writeConfig(t *testing.T, dir string, emu *emulatortest.Emulator, l limits) string {
-	t.Helper()
-	cfg := fmt.Sprintf(`powerbi:
-  api_url: %s
-auth:
-  method: static_token
-  token: ${E2E_TOKEN}
-spool:
-  path: %s
-batch:
-  linger: 100ms
-log:
-  format: json
-  level: debug
-datasets:
+// datasetsYAML is the datasets block of every e2e config: dataset Telemetry, table Readings (the
+// columns of genRows), with limits l.
+func datasetsYAML(l limits) string {
+	return fmt.Sprintf(`datasets:
   - name: Telemetry
     retention: None
     limits:
@@ -45,7 +34,24 @@ datasets:
           - {name: At, type: DateTime}
           - {name: Value, type: Double}
           - {name: Ok, type: Boolean}
-`, emu.URL, filepath.Join(dir, "spool.db"), l.rowsPerPost, l.postsPerMinute, l.rowsPerHour, l.pending)
+`, l.rowsPerPost, l.postsPerMinute, l.rowsPerHour, l.pending)
+}
+
+func writeConfig(t *testing.T, dir string, emu *emulatortest.Emulator, l limits) string {
+	t.Helper()
+	cfg := fmt.Sprintf(`powerbi:
+  api_url: %s
+auth:
+  method: static_token
+  token: ${E2E_TOKEN}
+spool:
+  path: %s
+batch:
+  linger: 100ms
+log:
+  format: json
+  level: debug
+%s`, emu.URL, filepath.Join(dir, "spool.db"), datasetsYAML(l))
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -347,28 +347,13 @@ log:
   format: json
   level: info
 shutdown_timeout: %s
-datasets:
-  - name: Telemetry
-    retention: None
-    limits:
-      rows_per_post: %d
-      posts_per_minute: %d
-      rows_per_hour: %d
-      pending_posts: %d
-    tables:
-      - name: Readings
-        columns:
-          - {name: Seq, type: Int64}
-          - {name: Device, type: String}
-          - {name: At, type: DateTime}
-          - {name: Value, type: Double}
-          - {name: Ok, type: Boolean}
-sources:
+%ssources:
   - type: file
     table: Telemetry/Readings
     paths: [%s]
     follow: true
-`, c.APIURL, c.Spool, c.Linger, c.ShutdownTimeout, c.RowsPerPost, c.PostsPerMinute, c.RowsPerHour, c.Pending, c.Input)
+`, c.APIURL, c.Spool, c.Linger, c.ShutdownTimeout,
+		datasetsYAML(limits{c.RowsPerPost, c.PostsPerMinute, c.RowsPerHour, c.Pending}), c.Input)
 }
 
 // opsWriteConfig writes c to dir/config.yaml (atomically, for reloads) and returns its path.
