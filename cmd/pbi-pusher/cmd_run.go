@@ -18,6 +18,7 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/config"
 	"github.com/pbi-pusher/pbi-pusher/internal/sdnotify"
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
+	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
 func runDaemon(ctx context.Context, args []string, _ io.Writer, stderr io.Writer) int {
@@ -125,6 +126,8 @@ func (d *daemon) loop(ctx context.Context, fatal <-chan error) error {
 		defer t.Stop()
 		tick = t.C
 	}
+	compact := time.NewTicker(compactCheckInterval)
+	defer compact.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -136,8 +139,37 @@ func (d *daemon) loop(ctx context.Context, fatal <-chan error) error {
 			d.reload(ctx)
 		case <-tick:
 			_ = d.notify.Watchdog()
+		case <-compact.C:
+			d.maybeCompact(ctx)
 		}
 	}
+}
+
+// compactCheckInterval is how often an idle spool is checked for reclaimable disk.
+const compactCheckInterval = 5 * time.Minute
+
+// maybeCompact gives disk back after a drained backlog (bbolt never shrinks its file): only when
+// nothing is queued or in flight, so the copy is small and the writers it pauses are few.
+func (d *daemon) maybeCompact(ctx context.Context) {
+	if !spoolIdle(d.p.Spool.Stats()) {
+		return
+	}
+	if _, err := d.p.Spool.MaybeCompact(ctx); err != nil {
+		d.log.Warn("spool compaction failed; will retry when idle again", "err", err)
+	}
+}
+
+// spoolIdle reports whether no row is queued or in flight.
+func spoolIdle(st spool.Stats) bool {
+	if st.InFlight > 0 {
+		return false
+	}
+	for _, b := range st.Queues {
+		if b.Rows > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *daemon) startAdmin(ctx context.Context) error {
