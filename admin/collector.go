@@ -31,6 +31,7 @@ var familySpecs = []struct {
 }{
 	{"rows_read_total", prometheus.CounterValue, lTable, "Records read from sources (good and bad) since start."},
 	{"rows_spooled_total", prometheus.CounterValue, lTable, "Rows durably spooled since start."},
+	{"unknown_fields_ignored_total", prometheus.CounterValue, lTable, "Input fields that map to no column, ignored (unknown_fields: ignore) since start."},
 	{"rows_delivered_total", prometheus.CounterValue, lTable, "Rows acknowledged by Power BI since the spool file was created."},
 	{"rows_dead_lettered_total", prometheus.CounterValue, []string{"dataset", "table", "reason"}, "Rows dead-lettered since start, by reason (decode, schema, rejected)."},
 	{"spool_rows", prometheus.GaugeValue, lTable, "Rows waiting in the spool (not in flight)."},

@@ -60,6 +60,7 @@ func (e emitter) dataset(d DatasetStatus, spool bool) {
 func (e emitter) table(ds string, t TableStatus, spool bool) {
 	e.emit("rows_read_total", float64(t.Read), ds, t.Name)
 	e.emit("rows_spooled_total", float64(t.Spooled), ds, t.Name)
+	e.emit("unknown_fields_ignored_total", float64(t.UnknownIgnored), ds, t.Name)
 	for _, r := range sortedKeys(t.DeadLettered) {
 		e.emit("rows_dead_lettered_total", float64(t.DeadLettered[r]), ds, t.Name, r)
 	}

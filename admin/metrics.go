@@ -40,7 +40,9 @@ type Sources struct {
 	// Dispatcher returns a dataset's running dispatcher, or nil before it runs (see Dispatchers).
 	Dispatcher func(dataset string) DispatcherReader
 	KafkaLag   func() []PartitionLag
-	Now        func() time.Time // nil = time.Now
+	// UnknownFields returns how many input fields of a table were ignored (schema.Table).
+	UnknownFields func(q spool.QueueKey) int64
+	Now           func() time.Time // nil = time.Now
 }
 
 // Metrics owns pbi-pusher's metrics: one pull collector and the POST latency histogram,

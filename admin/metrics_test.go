@@ -44,6 +44,7 @@ type fixture struct {
 	release chan struct{}
 	lagMu   sync.Mutex
 	lag     []PartitionLag
+	unknown map[spool.QueueKey]int64
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -67,7 +68,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(f.pbi.Close)
 	f.client = f.m.HTTPClient(f.pbi.Client())
 	f.m.SetSources(Sources{
-		Spool: sp, KafkaLag: f.kafkaLag,
+		Spool: sp, KafkaLag: f.kafkaLag, UnknownFields: f.unknownFields,
 		Dispatcher: func(ds string) DispatcherReader {
 			if ds == "Telemetry" {
 				return f.disp
@@ -101,6 +102,12 @@ func (f *fixture) powerBI(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusOK
 	}
 	w.WriteHeader(code)
+}
+
+func (f *fixture) unknownFields(q spool.QueueKey) int64 {
+	f.lagMu.Lock()
+	defer f.lagMu.Unlock()
+	return f.unknown[q]
 }
 
 func (f *fixture) kafkaLag() []PartitionLag {
@@ -236,6 +243,13 @@ func TestMetricsMoveWithTheirSources(t *testing.T) {
 			{"pbi_pusher_dataset_posts_total", []string{"dataset", "Telemetry", "outcome", "throttled"}, 2},
 			{"pbi_pusher_retry_waits_total", []string{"dataset", "Telemetry"}, 2},
 			{"pbi_pusher_retry_wait_seconds_total", []string{"dataset", "Telemetry"}, 3.5},
+		}},
+		{"unknown fields ignored", func(*testing.T) {
+			f.lagMu.Lock()
+			f.unknown = map[spool.QueueKey]int64{{Dataset: "Telemetry", Table: "Readings"}: 3}
+			f.lagMu.Unlock()
+		}, []sample{
+			{"pbi_pusher_unknown_fields_ignored_total", []string{"dataset", "Telemetry", "table", "Readings"}, 3},
 		}},
 		{"kafka lag", func(*testing.T) {
 			f.lagMu.Lock()

@@ -75,6 +75,7 @@ type TableStatus struct {
 	Name             string           `json:"name"`
 	Read             int64            `json:"read"`
 	Spooled          int64            `json:"spooled"`
+	UnknownIgnored   int64            `json:"unknown_fields_ignored"`
 	Delivered        int64            `json:"delivered"`
 	DeadLettered     map[string]int64 `json:"dead_lettered"` // by reason
 	BacklogRows      int              `json:"backlog_rows"`
@@ -114,6 +115,9 @@ func (m *Metrics) Status() Status {
 func (m *Metrics) tableStatus(src Sources, now time.Time, q spool.QueueKey, ss spool.Stats) TableStatus {
 	c := m.tables.get(q)
 	t := TableStatus{Name: q.Table, Read: c.read, Spooled: c.spooled, DeadLettered: c.dead}
+	if src.UnknownFields != nil {
+		t.UnknownIgnored = src.UnknownFields(q)
+	}
 	if src.Spool == nil {
 		return t
 	}

@@ -192,3 +192,11 @@ func (p *Pipeline) Dispatcher(dataset string) *batcher.Dispatcher {
 
 // Close closes the spool. Call it after Run returned.
 func (p *Pipeline) Close() error { return p.Spool.Close() }
+
+// UnknownFields returns how many input fields of q's table mapped to no column and were ignored.
+func (p *Pipeline) UnknownFields(q spool.QueueKey) int64 {
+	if t := p.tables[q]; t != nil {
+		return t.UnknownIgnored()
+	}
+	return 0
+}

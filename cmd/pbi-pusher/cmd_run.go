@@ -218,7 +218,8 @@ func (d *daemon) open(ctx context.Context) error {
 		return err
 	}
 	d.p = p
-	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher), KafkaLag: d.lags.lag})
+	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher), KafkaLag: d.lags.lag,
+		UnknownFields: p.UnknownFields})
 	return nil
 }
 
