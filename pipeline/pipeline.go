@@ -131,16 +131,6 @@ func (p *Pipeline) Writer(ref string) (*ingest.Writer, error) {
 // Config returns the configuration the pipeline was opened with.
 func (p *Pipeline) Config() *config.Config { return p.cfg }
 
-// Dataset returns the configured dataset by name.
-func (p *Pipeline) Dataset(name string) (config.Dataset, bool) {
-	for _, ds := range p.cfg.Datasets {
-		if ds.Name == name {
-			return ds, true
-		}
-	}
-	return config.Dataset{}, false
-}
-
 // Start starts one dispatcher per dataset; they post until ctx is done, then let in-flight POSTs
 // finish until abort is done. A dataset that hits a fatal error stops and is reported to fatal;
 // the others keep running. The returned wait blocks until every dispatcher returned.
