@@ -214,16 +214,37 @@ func wrap(op string, key spool.QueueKey, err error) error {
 	return nil
 }
 
-// drain waits for the POSTs in flight until Options.Abort is done, then Nacks what is left.
+// abortGrace is how long drain still waits, once Options.Abort is done, for the POSTs it
+// cancelled to report back: an answer that arrived (a 2xx above all) is settled as it is, and
+// only the batches whose outcome stays unknown are Nacked (sent again: the one duplicate the
+// protocol forces).
+const abortGrace = 2 * time.Second
+
+// drain waits for the POSTs in flight until Options.Abort is done, then, for at most abortGrace,
+// for the answers of the cancelled ones; it Nacks what is left. A result that arrived is always
+// settled before anything is Nacked.
 func (r *run) drain() error {
 	var first error
+	abort := r.d.o.Abort.Done()
+	var grace <-chan time.Time
+	settle := func(res result) {
+		if err := r.settle(res, false); err != nil && first == nil {
+			first = err
+		}
+	}
 	for len(r.held) > 0 {
 		select {
+		case res := <-r.results: // an answer already here goes first, whatever else is ready
+			settle(res)
+			continue
+		default:
+		}
+		select {
 		case res := <-r.results:
-			if err := r.settle(res, false); err != nil && first == nil {
-				first = err
-			}
-		case <-r.d.o.Abort.Done():
+			settle(res)
+		case <-abort:
+			abort, grace = nil, r.d.clock.After(abortGrace)
+		case <-grace:
 			return r.nackHeld(first)
 		}
 	}

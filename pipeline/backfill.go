@@ -61,8 +61,11 @@ func (p *Pipeline) Backfill(ctx context.Context, o BackfillOptions) (Summary, er
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	fatalCh := make(chan error, len(p.cfg.Datasets))
-	// Abort = ctx: on Ctrl-C in-flight POSTs are cancelled and their rows stay spooled.
-	wait := p.Start(runCtx, ctx, func(ds string, err error) { fatalCh <- fmt.Errorf("dataset %s: %w", ds, err) })
+	// On Ctrl-C the POSTs in flight get shutdown_timeout to finish (a 2xx'd batch is acked, not
+	// sent again); then they are cancelled and their rows stay spooled.
+	abortCtx, abort := abortAfter(ctx, time.Duration(p.cfg.ShutdownTimeout))
+	defer abort()
+	wait := p.Start(runCtx, abortCtx, func(ds string, err error) { fatalCh <- fmt.Errorf("dataset %s: %w", ds, err) })
 	err = bf.run(runCtx, fatalCh)
 	stopRun()
 	wait()
@@ -74,6 +77,17 @@ func (p *Pipeline) Backfill(ctx context.Context, o BackfillOptions) (Summary, er
 		err = fmt.Errorf("%d %w (see `pbi-pusher spool dead-letters`)", sum.Rejected, ErrRejectedRows)
 	}
 	return sum, err
+}
+
+// abortAfter returns a context that is cancelled timeout after ctx is done (or by cancel): the
+// abort of in-flight POSTs, distinct from the stop of new ones.
+func abortAfter(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	abortCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(timeout, cancel)
+		context.AfterFunc(abortCtx, func() { t.Stop() })
+	})
+	return abortCtx, func() { stop(); cancel() }
 }
 
 type backfill struct {
