@@ -54,9 +54,12 @@ type Options struct {
 	Now func() time.Time
 
 	// Tokens are accepted static bearer tokens. ValidateToken, if set, accepts tokens too.
-	// If both are empty any non-empty bearer token is accepted.
+	// If both are empty any non-empty bearer token is accepted. A refused token is answered
+	// 403 TokenExpired when ExpiredToken reports it as a known but expired token (what the
+	// live service answers for an expired token), else 401 PowerBINotAuthorizedException.
 	Tokens        []string
 	ValidateToken func(token string) bool
+	ExpiredToken  func(token string) bool
 
 	// Logger receives lifecycle and per-request debug logs (nil = discard). Tokens are never logged.
 	Logger *slog.Logger

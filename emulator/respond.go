@@ -17,7 +17,12 @@ const (
 	CodeRowsLimit      = "RowsLimitExceeded"
 	CodeInternal       = "InternalServerError"
 	CodeMethod         = "MethodNotAllowed"
+	CodeTokenExpired   = "TokenExpired"
 )
+
+// tokenExpiredMessage is the message of the live service's 403 for an expired token
+// (../shared/pbi-api.md §8).
+const tokenExpiredMessage = "Access token has expired, resubmit with a new access token"
 
 // errorDetail is one entry of error.details.
 type errorDetail struct {
@@ -54,4 +59,9 @@ func writeUnauthorized(w http.ResponseWriter) {
 		"details": []any{}, "exceptionCulprit": 1}
 	writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{
 		"code": CodeNotAuthorized, "pbi.error": pbi}})
+}
+
+// writeTokenExpired answers 403 TokenExpired, the live service's answer to an expired token.
+func writeTokenExpired(w http.ResponseWriter) {
+	writeError(w, http.StatusForbidden, CodeTokenExpired, tokenExpiredMessage)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -56,7 +57,12 @@ func (s *Server) routes() {
 // api registers an authenticated push-API handler.
 func (s *Server) api(pattern string, h http.HandlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		if !s.authorized(r) {
+		switch s.authorized(r) {
+		case tokenExpired:
+			s.o.Logger.Debug("request with an expired token", "method", r.Method, "path", r.URL.Path)
+			writeTokenExpired(w)
+			return
+		case tokenRefused:
 			s.o.Logger.Debug("request unauthorized", "method", r.Method, "path", r.URL.Path)
 			writeUnauthorized(w)
 			return
@@ -65,22 +71,32 @@ func (s *Server) api(pattern string, h http.HandlerFunc) {
 	})
 }
 
-// authorized checks the bearer token against Tokens and ValidateToken.
-func (s *Server) authorized(r *http.Request) bool {
+// tokenVerdict is the outcome of checking a request's bearer token.
+type tokenVerdict int
+
+const (
+	tokenOK      tokenVerdict = iota
+	tokenRefused              // missing, unknown or without access: 401
+	tokenExpired              // known but expired: 403 TokenExpired
+)
+
+// authorized checks the bearer token against Tokens, ValidateToken and ExpiredToken.
+func (s *Server) authorized(r *http.Request) tokenVerdict {
 	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-		return false
+		return tokenRefused
 	}
 	token = strings.TrimSpace(token)
-	if len(s.o.Tokens) == 0 && s.o.ValidateToken == nil {
-		return true
+	if len(s.o.Tokens) == 0 && s.o.ValidateToken == nil && s.o.ExpiredToken == nil {
+		return tokenOK
 	}
-	for _, t := range s.o.Tokens {
-		if t == token {
-			return true
-		}
+	if slices.Contains(s.o.Tokens, token) || (s.o.ValidateToken != nil && s.o.ValidateToken(token)) {
+		return tokenOK
 	}
-	return s.o.ValidateToken != nil && s.o.ValidateToken(token)
+	if s.o.ExpiredToken != nil && s.o.ExpiredToken(token) {
+		return tokenExpired
+	}
+	return tokenRefused
 }
 
 // readBody reads at most MaxBodyBytes; a larger body is a 413.

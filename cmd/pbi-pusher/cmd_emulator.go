@@ -36,7 +36,7 @@ type emulatorFlags struct {
 	listen, tlsCert, tlsKey, tlsCertOut, tlsKeyOut, logLevel string
 	tls                                                      bool
 	tokens, aadClients                                       listFlag
-	aadLifetime                                              time.Duration
+	aadLifetime, aadDiesAfter                                time.Duration
 	opts                                                     emulator.Options
 }
 
@@ -53,7 +53,8 @@ func parseEmulatorFlags(args []string, stderr io.Writer) (*emulatorFlags, int, b
 	fs.StringVar(&f.tlsCertOut, "tls-cert-out", "emulator-cert.pem", "where -tls writes its certificate (trust it as the CA file)")
 	fs.StringVar(&f.tlsKeyOut, "tls-key-out", "emulator-key.pem", "where -tls writes its private key")
 	fs.Var(&f.aadClients, "aad-client", "serve a fake Azure AD on the same listener accepting CLIENT_ID=SECRET (repeatable); only its tokens are then valid besides -token")
-	fs.DurationVar(&f.aadLifetime, "aad-token-lifetime", time.Hour, "lifetime of fake Azure AD tokens (expiry is enforced)")
+	fs.DurationVar(&f.aadLifetime, "aad-token-lifetime", time.Hour, "lifetime of fake Azure AD tokens (expiry is enforced; an expired token is answered 403 TokenExpired)")
+	fs.DurationVar(&f.aadDiesAfter, "aad-token-dies-after", 0, "fake Azure AD tokens die this long after issue while expires_in still advertises -aad-token-lifetime (0 = off)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	limitFlags(fs, &f.opts)
 	faultFlags(fs, &f.opts)
@@ -189,8 +190,9 @@ func emulatorHandler(f *emulatorFlags, log *slog.Logger) http.Handler {
 		id, secret, _ := strings.Cut(c, "=")
 		clients[id] = secret
 	}
-	idp := aad.New(aad.Options{Clients: clients, TokenLifetime: f.aadLifetime, Logger: log.With("component", "aad")})
-	o.ValidateToken = idp.Valid
+	idp := aad.New(aad.Options{Clients: clients, TokenLifetime: f.aadLifetime, DiesAfter: f.aadDiesAfter,
+		Logger: log.With("component", "aad")})
+	o.ValidateToken, o.ExpiredToken = idp.Valid, idp.Expired
 	emu := emulator.New(o)
 	mux := http.NewServeMux()
 	mux.Handle("/v1.0/", emu)

@@ -291,3 +291,30 @@ func TestWriteSelfSigned(t *testing.T) {
 		}
 	}
 }
+
+func TestDiesAfterAndExpired(t *testing.T) {
+	clk := &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	r := aad.StartTLS(t, aad.Options{Clients: map[string]string{"app": "s"}, DiesAfter: 3 * time.Second, Now: clk.Now})
+	got := post(t, r, "/"+tenant+"/oauth2/v2.0/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"app"}, "client_secret": {"s"}, "scope": {scope}})
+	tok, _ := got.body["access_token"].(string)
+	if got.body["expires_in"] != float64(3600) {
+		t.Fatalf("expires_in = %v, want the advertised 3600", got.body["expires_in"])
+	}
+	tests := []struct {
+		advance        time.Duration
+		token          string
+		valid, expired bool
+	}{
+		{0, tok, true, false},
+		{0, "fake-aad-at.forged", false, false},
+		{2999 * time.Millisecond, tok, true, false},
+		{time.Millisecond, tok, false, true},
+		{aad.ExpiredMemory - time.Second, tok, false, true},
+	}
+	for i, tc := range tests {
+		clk.Add(tc.advance)
+		if v, e := r.Valid(tc.token), r.Expired(tc.token); v != tc.valid || e != tc.expired {
+			t.Errorf("step %d: Valid=%v Expired=%v, want %v %v", i, v, e, tc.valid, tc.expired)
+		}
+	}
+}

@@ -22,6 +22,11 @@ type Options struct {
 	TokenLifetime time.Duration
 	// RefreshIn, when > 0, is sent as refresh_in (MSAL refreshes proactively after it).
 	RefreshIn time.Duration
+	// DiesAfter, when > 0 and shorter than TokenLifetime, makes every access token invalid
+	// (expired) DiesAfter after it was issued while expires_in still advertises TokenLifetime:
+	// the case of a revoked token, clock skew or a session that ended early, which catches
+	// clients that trust expires_in alone.
+	DiesAfter time.Duration
 
 	// Clients maps confidential client ids to their client secrets.
 	Clients map[string]string
@@ -140,6 +145,16 @@ func (s *Server) Valid(token string) bool {
 	defer s.mu.Unlock()
 	exp, ok := s.access[token]
 	return ok && s.opts.Now().Before(exp)
+}
+
+// Expired reports whether token was issued by s and has expired at Now (tokens are remembered
+// for ExpiredMemory after their expiry), so a resource server can tell an expired token from
+// one it never saw.
+func (s *Server) Expired(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.access[token]
+	return ok && !s.opts.Now().Before(exp)
 }
 
 // Stats returns a snapshot of the request counters.

@@ -31,18 +31,27 @@ func randomToken(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// issueAccess records and returns a new access token and its lifetime.
+// ExpiredMemory is how long an expired access token is still recognised as expired (rather
+// than unknown) by Server.Expired.
+const ExpiredMemory = 24 * time.Hour
+
+// issueAccess records and returns a new access token and its advertised lifetime. The token
+// dies after DiesAfter when that is shorter.
 func (s *Server) issueAccess() (string, time.Duration) {
 	tok := randomToken("fake-aad-at.")
 	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for t, exp := range s.access { // forget expired tokens so the map stays small
-		if !now.Before(exp) {
+	for t, exp := range s.access { // forget long-expired tokens so the map stays small
+		if now.Sub(exp) >= ExpiredMemory {
 			delete(s.access, t)
 		}
 	}
-	s.access[tok] = now.Add(s.opts.TokenLifetime)
+	life := s.opts.TokenLifetime
+	if s.opts.DiesAfter > 0 && s.opts.DiesAfter < life {
+		life = s.opts.DiesAfter
+	}
+	s.access[tok] = now.Add(life)
 	s.stats.Issued++
 	return tok, s.opts.TokenLifetime
 }
