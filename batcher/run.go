@@ -81,6 +81,9 @@ func (r *run) startAll() (time.Duration, error) {
 			return dec.Wait, nil
 		}
 		b, err := d.o.Queue.Take(d.keys[dec.Table], dec.Rows, d.o.MaxBytes)
+		if errors.Is(err, spool.ErrNoSpace) {
+			return d.o.Poll, nil // disk full: the spool logs it; try again, never stop delivery
+		}
 		if err != nil {
 			return 0, fmt.Errorf("take %s: %w", dec.Table, err)
 		}

@@ -75,6 +75,11 @@ type Spool struct {
 	WhenFull string `yaml:"when_full"`
 	// NoSync disables fsync (unsafe; for benchmarks). Default false.
 	NoSync bool `yaml:"no_sync"`
+	// ReserveBytes is disk space ingest leaves free for delivery. Default 8MiB (0 = default).
+	ReserveBytes ByteSize `yaml:"reserve_bytes"`
+	// DeadLetterMaxBytes caps dead letters; the oldest are evicted (counted). Default a tenth
+	// of MaxBytes (0 = default).
+	DeadLetterMaxBytes ByteSize `yaml:"dead_letter_max_bytes"`
 }
 
 // Batch configures batch shaping.

@@ -83,6 +83,12 @@ func (c *Config) ValidateWith(opts ValidateOptions) error {
 	if c.Spool.MaxBytes < 0 {
 		p.add("spool.max_bytes", "must not be negative")
 	}
+	if c.Spool.ReserveBytes < 0 {
+		p.add("spool.reserve_bytes", "must not be negative")
+	}
+	if c.Spool.DeadLetterMaxBytes < 0 {
+		p.add("spool.dead_letter_max_bytes", "must not be negative")
+	}
 	c.validateDurations(p)
 	c.validateDatasets(p)
 	for i := range c.Sources {

@@ -62,6 +62,8 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error)
 		MaxBytes: int64(cfg.Spool.MaxBytes),
 		WhenFull: cfg.Spool.WhenFull,
 		Logger:   log.With("component", "spool"),
+
+		ReserveBytes: int64(cfg.Spool.ReserveBytes), MaxDeadBytes: int64(cfg.Spool.DeadLetterMaxBytes),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", cfg.Spool.Path, err)

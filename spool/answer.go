@@ -2,6 +2,7 @@ package spool
 
 import (
 	"fmt"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -44,17 +45,22 @@ func (s *Spool) Nack(b *Batch) error {
 // Reject moves b's rows to the dead-letter bucket with reason, in one transaction.
 func (s *Spool) Reject(b *Batch, reason string) error {
 	at := s.now()
+	var eff effects
 	return s.answer(b, "reject", func(tx *bolt.Tx, keys [][]byte) error {
+		eff = effects{}
 		qb := tx.Bucket(bucketQueues).Bucket(queueName(b.Queue))
 		for _, k := range keys {
 			d := DeadLetter{Queue: b.Queue, Data: append([]byte(nil), rowData(qb.Get(k))...), Reason: reason, At: at}
-			if err := putDead(tx, d); err != nil {
+			if err := putDead(tx, d, &eff); err != nil {
 				return err
 			}
 		}
-		return deleteKeys(qb, keys)
-	}, func(_ *queueState, n int) {
-		s.st.dead += n
+		if err := deleteKeys(qb, keys); err != nil {
+			return err
+		}
+		return s.evictDead(tx, &eff)
+	}, func(_ *queueState, _ int) {
+		s.applyDead(eff)
 		s.freedLocked()
 	})
 }
@@ -62,10 +68,18 @@ func (s *Spool) Reject(b *Batch, reason string) error {
 // answer checks that b's rows are in flight, removes their markers and runs txFn (row changes)
 // in one transaction, then updates memory: rows leave the in-flight set and either go back to
 // ready (txFn == nil: nack) or leave the spool; memFn adds the operation's own bookkeeping.
+// A write that fails for lack of disk is retried for up to answerNoSpaceWait.
 func (s *Spool) answer(b *Batch, op string, txFn func(*bolt.Tx, [][]byte) error, memFn func(*queueState, int)) error {
 	if b == nil {
 		return fmt.Errorf("spool: %s: nil batch", op)
 	}
+	return s.retryNoSpace(answerNoSpaceWait, func() error { return s.answerOnce(b, op, txFn, memFn) })
+}
+
+// answerNoSpaceWait bounds how long Ack, Nack and Reject retry on a full disk.
+const answerNoSpaceWait = 30 * time.Second
+
+func (s *Spool) answerOnce(b *Batch, op string, txFn func(*bolt.Tx, [][]byte) error, memFn func(*queueState, int)) error {
 	unlock, err := s.lockWrite()
 	if err != nil {
 		return err
@@ -85,7 +99,7 @@ func (s *Spool) answer(b *Batch, op string, txFn func(*bolt.Tx, [][]byte) error,
 		return txFn(tx, keys)
 	})
 	if err != nil {
-		return fmt.Errorf("spool: %s %s: %w", op, b.Queue, err)
+		return fmt.Errorf("spool: %s %s: %w", op, b.Queue, s.classifyWrite(err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

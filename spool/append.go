@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Group commit limits: one transaction gathers at most this many Append calls or bytes.
@@ -17,6 +18,7 @@ const (
 type appendReq struct {
 	w     Write
 	bytes int64
+	disk  int64 // diskEstimate(w)
 	done  chan error
 }
 
@@ -42,17 +44,26 @@ func (s *Spool) Append(ctx context.Context, w Write) error {
 		return err
 	}
 	defer s.appends.Done()
-	r := &appendReq{w: w, bytes: writeBytes(w), done: make(chan error, 1)}
-	if err := s.admit(ctx, r.bytes); err != nil {
-		return err
+	for {
+		r := &appendReq{w: w, bytes: writeBytes(w), disk: diskEstimate(w), done: make(chan error, 1)}
+		if err := s.admit(ctx, r.bytes, r.disk); err != nil {
+			return err
+		}
+		select {
+		case s.reqs <- r:
+		case <-ctx.Done():
+			s.release(r.bytes, r.disk)
+			return fmt.Errorf("spool: append to %s: %w", w.Queue, ctx.Err())
+		}
+		err := <-r.done
+		if !errors.Is(err, ErrNoSpace) {
+			return err
+		}
+		// Nothing was written: wait for disk space like for room under the cap, then retry.
+		if err := s.waitRoom(ctx); err != nil {
+			return err
+		}
 	}
-	select {
-	case s.reqs <- r:
-	case <-ctx.Done():
-		s.release(r.bytes)
-		return fmt.Errorf("spool: append to %s: %w", w.Queue, ctx.Err())
-	}
-	return <-r.done
 }
 
 func validateWrite(w Write) error {
@@ -90,9 +101,12 @@ func (s *Spool) enter() error {
 }
 
 // Full reports whether Append would wait for room: when_full=block and the row bytes in the
-// spool (plus writes being admitted) reached MaxBytes. HTTP ingest answers 503 + Retry-After
-// while it is true. Always false with drop_oldest, where Append makes room instead.
+// spool (plus writes being admitted) reached MaxBytes, or (with either policy) the disk has
+// less than Options.ReserveBytes free. HTTP ingest answers 503 + Retry-After while it is true.
 func (s *Spool) Full() bool {
+	if s.diskLow() {
+		return true
+	}
 	if s.opts.WhenFull == WhenFullDropOldest {
 		return false
 	}
@@ -101,23 +115,36 @@ func (s *Spool) Full() bool {
 	return s.st.used+s.st.reserved >= s.opts.MaxBytes
 }
 
-// admit reserves n row bytes. With block it waits for room; a write larger than the whole cap
-// is admitted when the spool is empty, so it cannot wait forever. drop_oldest always admits:
-// the commit makes room.
-func (s *Spool) admit(ctx context.Context, n int64) error {
+// admit reserves n row bytes and disk bytes of disk estimate. With block it waits for room under
+// the cap; a write larger than the whole cap is admitted when the spool is empty, so it cannot
+// wait forever. drop_oldest always admits under the cap: the commit makes room. With either
+// policy it waits while the write would eat into the disk reserve (Options.ReserveBytes):
+// that space is kept for Take, Ack and the POST log, so delivery never stops on a full disk.
+func (s *Spool) admit(ctx context.Context, n, disk int64) error {
 	for {
 		s.mu.Lock()
 		total := s.st.used + s.st.reserved
-		if n == 0 || s.opts.WhenFull == WhenFullDropOldest || total+n <= s.opts.MaxBytes || total == 0 {
+		capOK := n == 0 || s.opts.WhenFull == WhenFullDropOldest || total+n <= s.opts.MaxBytes || total == 0
+		space := s.space
+		s.mu.Unlock()
+		if capOK && s.diskRoom(disk) {
+			s.mu.Lock()
 			s.st.reserved += n
+			s.st.diskReserved += disk
 			s.mu.Unlock()
 			return nil
 		}
-		space := s.space
-		s.mu.Unlock()
+		var poll <-chan time.Time
+		if capOK { // waiting for disk: nothing may signal it, look again
+			poll = time.After(diskPoll)
+		}
 		select {
 		case <-space:
+		case <-poll:
 		case <-ctx.Done():
+			if capOK {
+				return fmt.Errorf("%w: %w: less than spool.reserve_bytes (%d) free on disk: %w", ErrFull, ErrNoSpace, s.opts.ReserveBytes, ctx.Err())
+			}
 			return fmt.Errorf("%w: %d of %d bytes used: %w", ErrFull, total, s.opts.MaxBytes, ctx.Err())
 		case <-s.stop:
 			return ErrClosed
@@ -126,9 +153,10 @@ func (s *Spool) admit(ctx context.Context, n int64) error {
 }
 
 // release gives back a reservation that was not committed.
-func (s *Spool) release(n int64) {
+func (s *Spool) release(n, disk int64) {
 	s.mu.Lock()
 	s.st.reserved -= n
+	s.st.diskReserved -= disk
 	s.mu.Unlock()
 }
 

@@ -127,8 +127,15 @@ func (s *Spool) checkTotals(tx *bolt.Tx, used int64, inflight int) []error {
 	if s.st.inflight != inflight {
 		errs = append(errs, fmt.Errorf("in-flight count %d, in-flight set %d", s.st.inflight, inflight))
 	}
-	if n := tx.Bucket(bucketDead).Stats().KeyN; n != s.st.dead {
-		errs = append(errs, fmt.Errorf("dead letters: memory %d, file %d", s.st.dead, n))
+	var dead int
+	var deadBytes int64
+	_ = tx.Bucket(bucketDead).ForEach(func(_, v []byte) error {
+		dead++
+		deadBytes += int64(len(v))
+		return nil
+	})
+	if dead != s.st.dead || deadBytes != s.st.deadBytes {
+		errs = append(errs, fmt.Errorf("dead letters: memory %d (%d bytes), file %d (%d bytes)", s.st.dead, s.st.deadBytes, dead, deadBytes))
 	}
 	for _, top := range [][]byte{bucketQueues, bucketInflight} {
 		_ = tx.Bucket(top).ForEachBucket(func(name []byte) error {

@@ -18,9 +18,11 @@ type appended struct {
 
 // effects is what a committed write transaction changes in memory.
 type effects struct {
-	rows  map[QueueKey]*appended
-	dead  int
-	drops []dropped
+	rows      map[QueueKey]*appended
+	dead      int   // dead letters added (negative: removed)
+	deadBytes int64 // their stored bytes
+	evicted   int   // dead letters evicted by the dead-letter cap
+	drops     []dropped
 }
 
 // commitLoop gathers concurrent Appends into one transaction each (group commit).
@@ -72,7 +74,7 @@ func (s *Spool) commitGroup(group []*appendReq) {
 // reply ends r; a failed request gives its reservation back (a committed one moved it to used).
 func (s *Spool) reply(r *appendReq, err error) {
 	if err != nil {
-		s.release(r.bytes)
+		s.release(r.bytes, r.disk)
 	}
 	r.done <- err
 }
@@ -80,9 +82,10 @@ func (s *Spool) reply(r *appendReq, err error) {
 // commitReqs writes reqs in one transaction and applies the result to memory. Holds wmu.
 func (s *Spool) commitReqs(reqs []*appendReq) error {
 	var eff effects
-	var bytes int64
+	var bytes, disk int64
 	for _, r := range reqs {
 		bytes += r.bytes
+		disk += r.disk
 	}
 	at := s.now()
 	err := s.db.Update(func(tx *bolt.Tx) error {
@@ -95,14 +98,15 @@ func (s *Spool) commitReqs(reqs []*appendReq) error {
 				return fmt.Errorf("queue %s: %w", r.w.Queue, err)
 			}
 		}
-		return nil
+		return s.evictDead(tx, &eff)
 	})
 	if err != nil {
-		return fmt.Errorf("spool: append: %w", err)
+		return fmt.Errorf("spool: append: %w", s.classifyWrite(err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.st.reserved -= bytes // reserved → used in one step, so Full() never flickers
+	s.st.diskReserved -= disk
 	s.applyEffects(eff)
 	return nil
 }
@@ -116,10 +120,9 @@ func applyWrite(tx *bolt.Tx, w Write, at time.Time, eff *effects) error {
 		if d.At.IsZero() {
 			d.At = at
 		}
-		if err := putDead(tx, d); err != nil {
+		if err := putDead(tx, d, eff); err != nil {
 			return err
 		}
-		eff.dead++
 	}
 	meta := tx.Bucket(bucketMeta)
 	for k, v := range w.Checkpoints {
@@ -172,7 +175,8 @@ type deadRecord struct {
 	At       int64  `json:"at"` // unix nanoseconds
 }
 
-func putDead(tx *bolt.Tx, d DeadLetter) error {
+// putDead stores d and counts it in eff.
+func putDead(tx *bolt.Tx, d DeadLetter, eff *effects) error {
 	b := tx.Bucket(bucketDead)
 	b.FillPercent = 1.0
 	id, err := b.NextSequence()
@@ -184,6 +188,8 @@ func putDead(tx *bolt.Tx, d DeadLetter) error {
 	if err != nil {
 		return fmt.Errorf("dead letter: %w", err)
 	}
+	eff.dead++
+	eff.deadBytes += int64(len(v))
 	return b.Put(seqKey(id), v)
 }
 
@@ -207,7 +213,7 @@ func (s *Spool) applyEffects(eff effects) {
 		s.st.used += a.bytes
 		added = true
 	}
-	s.st.dead += eff.dead
+	s.applyDead(eff)
 	if added {
 		s.signal()
 	}

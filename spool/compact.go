@@ -35,6 +35,11 @@ func (s *Spool) compactLocked() (bool, error) {
 	if err != nil || size < s.opts.CompactMinBytes || free*2 < size {
 		return false, err
 	}
+	if avail, err := s.fsAvail(); err == nil && avail < size-free+s.opts.ReserveBytes {
+		s.log.Info("spool compaction skipped: not enough free disk for the copy", "path", s.path,
+			"live_bytes", size-free, "available_bytes", avail)
+		return false, nil
+	}
 	tmp := s.path + ".compact"
 	if err := s.compactInto(tmp); err != nil {
 		_ = os.Remove(tmp)
@@ -58,7 +63,7 @@ func (s *Spool) freeBytes() (size, free int64, err error) {
 		return 0, 0, fmt.Errorf("spool: compact: %w", err)
 	}
 	st := s.db.Stats()
-	return fi.Size(), int64(st.FreePageN+st.PendingPageN) * int64(s.db.Info().PageSize), nil
+	return fi.Size(), int64(st.FreePageN+st.PendingPageN) * int64(s.pageSize), nil
 }
 
 func (s *Spool) compactInto(tmp string) error {
@@ -76,24 +81,38 @@ func (s *Spool) compactInto(tmp string) error {
 	return dst.Close()
 }
 
-// swapIn renames tmp over the spool file and reopens it. The old handle keeps the lock until the
-// new file is open. If the new file cannot be opened the spool is unusable (the old inode is no
-// longer the file at PATH): every later call fails with ErrClosed.
+// swapIn opens the compacted copy tmp, renames it over the spool file and only then closes the
+// old handle. Every step that can fail comes before the old handle is given up, so a failure
+// leaves the spool on its old file (tmp removed) and never without a handle. Each handle holds
+// the lock of its own inode: the new one locks PATH from the moment of the rename.
 func (s *Spool) swapIn(tmp string) error {
+	db, err := s.openCopy(tmp)
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("spool: compact: open the compacted copy: %w", err)
+	}
 	if err := os.Rename(tmp, s.path); err != nil {
+		_ = db.Close()
 		_ = os.Remove(tmp)
 		return fmt.Errorf("spool: compact: rename: %w", err)
 	}
 	syncDir(filepath.Dir(s.path))
-	db, err := bolt.Open(s.path, 0o600, s.boltOptions())
-	_ = s.db.Close()
-	s.db = db
-	if err != nil {
-		s.db = nil
-		s.log.Error("spool: reopen after compaction failed; spool unusable until restart", "path", s.path, "err", err)
-		return fmt.Errorf("spool: compact: reopen: %w", err)
+	old := s.db
+	s.db, s.pageSize = db, db.Info().PageSize
+	if err := old.Close(); err != nil {
+		s.log.Warn("spool: closing the file replaced by compaction", "path", s.path, "err", err)
 	}
 	return nil
+}
+
+// openCopy opens the compacted copy (s.failCopyOpen lets a test make it fail).
+func (s *Spool) openCopy(tmp string) (*bolt.DB, error) {
+	if s.failCopyOpen != nil {
+		if err := s.failCopyOpen(); err != nil {
+			return nil, err
+		}
+	}
+	return bolt.Open(tmp, 0o600, s.boltOptions())
 }
 
 // syncDir makes a rename durable; best effort.

@@ -60,7 +60,6 @@ func (s *Spool) Replay(ids []uint64) (int, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	eff.dead = -n
 	s.applyEffects(eff)
 	return n, nil
 }
@@ -110,7 +109,10 @@ func replayDead(tx *bolt.Tx, ds []DeadLetter, at time.Time, eff *effects) error 
 		}
 	}
 	for _, d := range ds {
-		if err := dead.Delete(seqKey(d.ID)); err != nil {
+		k := seqKey(d.ID)
+		eff.dead--
+		eff.deadBytes -= int64(len(dead.Get(k)))
+		if err := dead.Delete(k); err != nil {
 			return err
 		}
 	}

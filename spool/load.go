@@ -76,8 +76,12 @@ func scanState(db *bolt.DB) (state, error) {
 		sys := tx.Bucket(bucketSys)
 		st.dropped = int64(getU64(sys.Get(keyDropped)))
 		st.requeued = int64(getU64(sys.Get(keyRequeued)))
-		st.dead = tx.Bucket(bucketDead).Stats().KeyN
-		return nil
+		st.deadEvicted = int64(getU64(sys.Get(keyDeadEvicted)))
+		return tx.Bucket(bucketDead).ForEach(func(_, v []byte) error {
+			st.dead++
+			st.deadBytes += int64(len(v))
+			return nil
+		})
 	})
 	return st, err
 }

@@ -75,7 +75,8 @@ func (s *Spool) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{Queues: make(map[QueueKey]Backlog, len(s.st.queues)), InFlight: s.st.inflight,
 		DeadLetters: s.st.dead, Bytes: s.st.used, MaxBytes: s.opts.MaxBytes, Dropped: s.st.dropped,
-		Requeued: s.st.requeued, Quarantined: s.st.quarant, Compactions: s.st.compacts}
+		Requeued: s.st.requeued, Quarantined: s.st.quarant, Compactions: s.st.compacts,
+		DeadEvicted: s.st.deadEvicted, DiskFull: !s.st.lowDiskSince.IsZero(), DiskFullEvents: s.st.lowDiskEvents}
 	for q, qs := range s.st.queues {
 		st.Queues[q] = qs.backlog()
 	}

@@ -69,6 +69,18 @@ func withDefaults(o Options) (Options, error) {
 	if o.CompactMinBytes == 0 {
 		o.CompactMinBytes = 64 << 20
 	}
+	if o.MaxDeadBytes == 0 {
+		o.MaxDeadBytes = o.MaxBytes / 10
+	}
+	if o.MaxDeadBytes < 0 {
+		return o, fmt.Errorf("spool: dead_letter_max_bytes %d is negative", o.MaxDeadBytes)
+	}
+	switch {
+	case o.ReserveBytes == 0:
+		o.ReserveBytes = DefaultReserveBytes
+	case o.ReserveBytes < 0:
+		o.ReserveBytes = 0
+	}
 	return o, nil
 }
 
@@ -94,7 +106,7 @@ func (s *Spool) openFile() error {
 	if err != nil {
 		return err
 	}
-	s.db = db
+	s.db, s.pageSize = db, db.Info().PageSize
 	return s.writePID()
 }
 

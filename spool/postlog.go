@@ -45,13 +45,18 @@ func (s *Spool) RecordPost(dataset string, at time.Time, rows int) error {
 		return b.Put(key, binary.BigEndian.AppendUint32(make([]byte, 0, 4), uint32(rows)))
 	})
 	if err != nil {
-		return fmt.Errorf("spool: record post of %s: %w", dataset, err)
+		return fmt.Errorf("spool: record post of %s: %w", dataset, s.classifyWrite(err))
 	}
 	return nil
 }
 
 // RecentPosts returns dataset's POSTs recorded at or after since, oldest first.
 func (s *Spool) RecentPosts(dataset string, since time.Time) ([]PostRecord, error) {
+	s.dbmu.RLock()
+	defer s.dbmu.RUnlock()
+	if s.db == nil {
+		return nil, ErrClosed
+	}
 	var out []PostRecord
 	err := s.db.View(func(tx *bolt.Tx) error {
 		top := tx.Bucket(bucketPosts)

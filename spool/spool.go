@@ -27,6 +27,15 @@ type Options struct {
 	Now      func() time.Time
 	// CompactMinBytes: files smaller than this are never compacted. 0 = 64 MiB.
 	CompactMinBytes int64
+	// ReserveBytes is the disk space (free on the file system plus free pages inside the file)
+	// that Append leaves untouched: it waits (and Full reports true) while a write would eat
+	// into it, so Take, Ack, Nack, Reject and the POST log can always commit. 0 = 8 MiB
+	// (DefaultReserveBytes); negative = no reserve.
+	ReserveBytes int64
+	// MaxDeadBytes caps the stored bytes of dead letters; beyond it the oldest are evicted,
+	// logged and counted (Stats.DeadEvicted). Dead letters do not count toward MaxBytes.
+	// 0 = MaxBytes/10.
+	MaxDeadBytes int64
 }
 
 // Full policies.
@@ -81,6 +90,11 @@ type Stats struct {
 	Requeued    int64 // in-flight rows re-queued at Open (possible duplicates), over the file's life
 	Quarantined int   // corrupt files moved aside by this Open (0 or 1)
 	Compactions int   // compactions done since Open
+	DeadEvicted int64 // dead letters evicted by Options.MaxDeadBytes, over the file's life
+	// DiskFull: ingest is paused because the disk has less than Options.ReserveBytes free.
+	DiskFull bool
+	// DiskFullEvents counts the times the disk filled up since Open.
+	DiskFullEvents int
 }
 
 var (
@@ -88,6 +102,10 @@ var (
 	ErrFull = errors.New("spool full")
 	// ErrInUse is returned by Open when another process holds the file.
 	ErrInUse = errors.New("spool in use")
+	// ErrNoSpace marks a write that failed, or waited until its context ended, because the disk
+	// is full (ENOSPC, or less than Options.ReserveBytes free for an Append). An Append that
+	// gives up for it wraps ErrFull as well, so sources that pause on ErrFull pause on it too.
+	ErrNoSpace = errors.New("no space left for the spool")
 	// ErrClosed is returned by calls on a closed spool.
 	ErrClosed = errors.New("spool closed")
 	// ErrNotInFlight is returned by Ack, Nack and Reject for rows that are not in flight.
@@ -104,8 +122,11 @@ type Spool struct {
 	opts Options
 	log  *slog.Logger
 
-	dbmu sync.RWMutex
-	db   *bolt.DB
+	dbmu     sync.RWMutex
+	db       *bolt.DB
+	pageSize int // of db, set with it (db.Info races with writers)
+
+	failCopyOpen func() error // test hook: makes compaction's open of its copy fail
 
 	wmu sync.Mutex
 

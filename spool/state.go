@@ -9,12 +9,21 @@ type state struct {
 	reserved int64 // bytes admitted by Append, not yet committed
 	inflight int
 	dead     int
-	dropped  int64
-	requeued int64
-	quarant  int
-	compacts int
+	// deadBytes: stored bytes of the dead letters (what MaxDeadBytes caps).
+	deadBytes   int64
+	deadEvicted int64
+	evictLogged time.Time
+	dropped     int64
+	requeued    int64
+	quarant     int
+	compacts    int
 
 	dropLogged time.Time // last drop_oldest warning (rate limit)
+
+	diskReserved  int64     // disk estimate of writes admitted, not yet committed
+	lowDiskSince  time.Time // "disk full" state: set while admission keeps the reserve free
+	lowDiskEvents int       // times the disk filled up since Open
+	failAvail     int64     // available bytes when a write last failed with ENOSPC; -1 = none
 }
 
 // queueState mirrors one queue bucket.
@@ -33,7 +42,7 @@ type takenRow struct {
 	at   time.Time
 }
 
-func newState() state { return state{queues: map[QueueKey]*queueState{}} }
+func newState() state { return state{queues: map[QueueKey]*queueState{}, failAvail: -1} }
 
 // queue returns q's state, creating it.
 func (st *state) queue(q QueueKey) *queueState {

@@ -9,7 +9,8 @@ import (
 // Take marks up to maxRows oldest ready rows of q (and at most maxBytes of row data, but always
 // at least one row) in flight and returns them; nil when q has no ready rows. maxRows or
 // maxBytes <= 0 means no limit. The in-flight marks are committed (fsynced) before Take returns,
-// so a crash after the POST starts knows these rows may have been sent.
+// so a crash after the POST starts knows these rows may have been sent. On a full disk it fails
+// with ErrNoSpace (nothing taken); try again later.
 func (s *Spool) Take(q QueueKey, maxRows, maxBytes int) (*Batch, error) {
 	unlock, err := s.lockWrite()
 	if err != nil {
@@ -28,7 +29,7 @@ func (s *Spool) Take(q QueueKey, maxRows, maxBytes int) (*Batch, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("spool: take from %s: %w", q, err)
+		return nil, fmt.Errorf("spool: take from %s: %w", q, s.classifyWrite(err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

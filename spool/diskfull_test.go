@@ -1,0 +1,75 @@
+package spool_test
+
+import (
+	"context"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pbi-pusher/pbi-pusher/spool"
+)
+
+// mountTmpfs mounts a tmpfs of size bytes on a fresh directory (unmounted at cleanup). It skips
+// the test, saying why, where mounting is refused (not root, no CAP_SYS_ADMIN).
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("disk-full test needs a small tmpfs; mount refused here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	return dir
+}
+
+// TestDiskFullPausesIngestNeverDelivery fills a 24 MiB tmpfs: Append must stop with ErrFull
+// wrapping ErrNoSpace while the reserve is still free, Take/Ack/RecordPost must keep working,
+// and Append must resume by itself once acks free pages.
+func TestDiskFullPausesIngestNeverDelivery(t *testing.T) {
+	dir := mountTmpfs(t, "24m")
+	s, err := spool.Open(filepath.Join(dir, "spool.db"), spool.Options{ReserveBytes: 4 << 20})
+	must(t, err)
+	defer func() { must(t, s.Close()) }()
+	data := padded("a", 100000)
+	appended := 0
+	for appended < len(data) {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		err := s.Append(ctx, spool.Write{Queue: qA, Rows: data[appended : appended+500]})
+		cancel()
+		if err != nil {
+			if !errors.Is(err, spool.ErrFull) || !errors.Is(err, spool.ErrNoSpace) {
+				t.Fatalf("append on a full disk: %v, want ErrFull and ErrNoSpace", err)
+			}
+			break
+		}
+		appended += 500
+	}
+	if appended == len(data) || appended == 0 {
+		t.Fatalf("appended %d rows: the disk never filled or nothing fit", appended)
+	}
+	if !s.Full() || !s.Stats().DiskFull {
+		t.Fatal("Full() / Stats().DiskFull false on a full disk")
+	}
+	t.Logf("disk full after %d rows", appended)
+	// Delivery keeps going in the reserve.
+	delivered := 0
+	for s.Backlog(qA).Rows > 0 {
+		b, err := s.Take(qA, 1000, 0)
+		must(t, err)
+		must(t, s.RecordPost("sales", time.Now(), len(b.Rows)))
+		must(t, s.Ack(b))
+		delivered += len(b.Rows)
+	}
+	if delivered != appended {
+		t.Fatalf("delivered %d of %d rows", delivered, appended)
+	}
+	// Ingest resumes by itself: the acked rows' pages are free inside the file.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	must(t, s.Append(ctx, spool.Write{Queue: qA, Rows: data[:500]}))
+	if s.Full() || s.Stats().DiskFull {
+		t.Fatal("still full after the backlog was delivered")
+	}
+	must(t, s.Check())
+}

@@ -1,0 +1,13 @@
+package spool
+
+// FailCompactionOpen makes every later compaction fail when it opens its compacted copy, the
+// last step before the swap (nil = no failure).
+func FailCompactionOpen(s *Spool, err error) {
+	s.dbmu.Lock()
+	defer s.dbmu.Unlock()
+	if err == nil {
+		s.failCopyOpen = nil
+		return
+	}
+	s.failCopyOpen = func() error { return err }
+}
