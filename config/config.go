@@ -14,6 +14,9 @@ type Config struct {
 	Batch    Batch     `yaml:"batch"`
 	Datasets []Dataset `yaml:"datasets"`
 	Sources  []Source  `yaml:"sources"`
+	// Eventstreams are Microsoft Fabric Eventstream custom endpoints (Kafka protocol) that
+	// tables can be delivered to besides, or instead of, their Power BI dataset.
+	Eventstreams []Eventstream `yaml:"eventstreams"`
 	Admin    Admin     `yaml:"admin"`
 	Log      Log       `yaml:"log"`
 	// ShutdownTimeout bounds how long in-flight POSTs may finish after SIGTERM. Default 20s.
@@ -123,6 +126,9 @@ type Table struct {
 	UnknownFields string `yaml:"unknown_fields"`
 	// OnLongString is reject (default) or truncate, for strings over 4,000 characters.
 	OnLongString string `yaml:"on_long_string"`
+	// Destinations lists where the table's rows go: "powerbi" (the dataset) and/or names of
+	// eventstreams entries. Default [powerbi].
+	Destinations []string `yaml:"destinations"`
 }
 
 // Column is one column of a table.

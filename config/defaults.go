@@ -63,6 +63,9 @@ func (c *Config) ApplyDefaults() {
 	for i := range c.Sources {
 		c.Sources[i].applyDefaults()
 	}
+	for i := range c.Eventstreams {
+		c.Eventstreams[i].applyDefaults()
+	}
 	setString(&c.Admin.Listen, DefaultAdminListen)
 	setString(&c.Log.Format, DefaultLogFormat)
 	setString(&c.Log.Level, DefaultLogLevel)

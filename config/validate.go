@@ -91,6 +91,7 @@ func (c *Config) ValidateWith(opts ValidateOptions) error {
 	}
 	c.validateDurations(p)
 	c.validateDatasets(p)
+	c.validateEventstreams(p)
 	for i := range c.Sources {
 		c.validateSource(p, i)
 	}
