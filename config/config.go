@@ -17,8 +17,8 @@ type Config struct {
 	// Eventstreams are Microsoft Fabric Eventstream custom endpoints (Kafka protocol) that
 	// tables can be delivered to besides, or instead of, their Power BI dataset.
 	Eventstreams []Eventstream `yaml:"eventstreams"`
-	Admin    Admin     `yaml:"admin"`
-	Log      Log       `yaml:"log"`
+	Admin        Admin         `yaml:"admin"`
+	Log          Log           `yaml:"log"`
 	// ShutdownTimeout bounds how long in-flight POSTs may finish after SIGTERM. Default 20s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 
