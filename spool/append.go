@@ -27,6 +27,7 @@ type appendReq struct {
 type Write struct {
 	Queue       QueueKey
 	Rows        [][]byte          // row JSON objects (from schema)
+	Positions   []string          // optional: each row's source position (len(Rows) or nil)
 	DeadLetters []DeadLetter      // rows that failed decoding or the schema
 	Checkpoints map[string][]byte // metadata keys written in the same transaction (nil = none)
 }
@@ -72,6 +73,9 @@ func validateWrite(w Write) error {
 	}
 	if strings.ContainsRune(w.Queue.Dataset, 0) || strings.ContainsRune(w.Queue.Table, 0) {
 		return fmt.Errorf("spool: append: queue %q: names must not contain NUL", w.Queue)
+	}
+	if w.Positions != nil && len(w.Positions) != len(w.Rows) {
+		return fmt.Errorf("spool: append: %d positions for %d rows", len(w.Positions), len(w.Rows))
 	}
 	for k := range w.Checkpoints {
 		if k == "" {

@@ -113,7 +113,7 @@ func (s *Spool) commitReqs(reqs []*appendReq) error {
 
 // applyWrite puts one Write's rows, dead letters and checkpoints into tx.
 func applyWrite(tx *bolt.Tx, w Write, at time.Time, eff *effects) error {
-	if err := putRows(tx, w.Queue, w.Rows, at, eff); err != nil {
+	if err := putRowsPos(tx, w.Queue, w.Rows, w.Positions, at, eff); err != nil {
 		return err
 	}
 	for _, d := range w.DeadLetters {
@@ -135,6 +135,11 @@ func applyWrite(tx *bolt.Tx, w Write, at time.Time, eff *effects) error {
 
 // putRows appends rows to q's bucket with fresh sequence keys.
 func putRows(tx *bolt.Tx, q QueueKey, rows [][]byte, at time.Time, eff *effects) error {
+	return putRowsPos(tx, q, rows, nil, at, eff)
+}
+
+// putRowsPos is putRows with each row's source position (positions nil: none).
+func putRowsPos(tx *bolt.Tx, q QueueKey, rows [][]byte, positions []string, at time.Time, eff *effects) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -148,12 +153,16 @@ func putRows(tx *bolt.Tx, q QueueKey, rows [][]byte, at time.Time, eff *effects)
 		a = &appended{}
 		eff.rows[q] = a
 	}
-	for _, row := range rows {
+	for i, row := range rows {
 		seq, err := qb.NextSequence()
 		if err != nil {
 			return err
 		}
-		if err := qb.Put(seqKey(seq), rowValue(at, row)); err != nil {
+		pos := ""
+		if positions != nil {
+			pos = positions[i]
+		}
+		if err := qb.Put(seqKey(seq), rowValuePos(at, pos, row)); err != nil {
 			return err
 		}
 		if a.n == 0 {
@@ -167,12 +176,13 @@ func putRows(tx *bolt.Tx, q QueueKey, rows [][]byte, at time.Time, eff *effects)
 
 // deadRecord is a dead letter's stored form.
 type deadRecord struct {
-	Dataset  string `json:"dataset,omitempty"`
-	Table    string `json:"table,omitempty"`
-	Data     []byte `json:"data"`
-	Position string `json:"position,omitempty"`
-	Reason   string `json:"reason"`
-	At       int64  `json:"at"` // unix nanoseconds
+	Dataset     string `json:"dataset,omitempty"`
+	Table       string `json:"table,omitempty"`
+	Destination string `json:"destination,omitempty"`
+	Data        []byte `json:"data"`
+	Position    string `json:"position,omitempty"`
+	Reason      string `json:"reason"`
+	At          int64  `json:"at"` // unix nanoseconds
 }
 
 // putDead stores d and counts it in eff.
@@ -183,7 +193,7 @@ func putDead(tx *bolt.Tx, d DeadLetter, eff *effects) error {
 	if err != nil {
 		return err
 	}
-	v, err := json.Marshal(deadRecord{Dataset: d.Queue.Dataset, Table: d.Queue.Table, Data: d.Data,
+	v, err := json.Marshal(deadRecord{Dataset: d.Queue.Dataset, Table: d.Queue.Table, Destination: d.Destination, Data: d.Data,
 		Position: d.Position, Reason: d.Reason, At: d.At.UnixNano()})
 	if err != nil {
 		return fmt.Errorf("dead letter: %w", err)
@@ -198,7 +208,7 @@ func decodeDead(k, v []byte) (DeadLetter, error) {
 	if err := json.Unmarshal(v, &r); err != nil {
 		return DeadLetter{}, fmt.Errorf("dead letter %d: %w", keySeq(k), err)
 	}
-	return DeadLetter{ID: keySeq(k), Queue: QueueKey{Dataset: r.Dataset, Table: r.Table}, Data: r.Data,
+	return DeadLetter{ID: keySeq(k), Queue: QueueKey{Dataset: r.Dataset, Table: r.Table}, Destination: r.Destination, Data: r.Data,
 		Position: r.Position, Reason: r.Reason, At: time.Unix(0, r.At).UTC()}, nil
 }
 
@@ -206,10 +216,14 @@ func decodeDead(k, v []byte) (DeadLetter, error) {
 func (s *Spool) applyEffects(eff effects) {
 	for _, d := range eff.drops {
 		s.applyDrop(d)
+		if s.fanouts[d.q] != nil {
+			_ = s.rescanLocked(d.q)
+		}
 	}
 	added := false
 	for q, a := range eff.rows {
 		s.st.queue(q).addReady(a.n, a.bytes, a.firstSeq, a.firstAt)
+		s.destAppended(q, a)
 		s.st.used += a.bytes
 		added = true
 	}

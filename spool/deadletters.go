@@ -61,6 +61,11 @@ func (s *Spool) Replay(ids []uint64) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.applyEffects(eff)
+	for q := range eff.rows {
+		if s.fanouts[q] != nil {
+			_ = s.rescanLocked(q) // a replayed row is ready again for its destination only
+		}
+	}
 	return n, nil
 }
 
@@ -105,6 +110,9 @@ func replayDead(tx *bolt.Tx, ds []DeadLetter, at time.Time, eff *effects) error 
 	dead := tx.Bucket(bucketDead)
 	for _, d := range ds {
 		if err := putRows(tx, d.Queue, [][]byte{d.Data}, at, eff); err != nil {
+			return err
+		}
+		if err := markOthersDone(tx, d); err != nil {
 			return err
 		}
 	}

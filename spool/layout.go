@@ -49,20 +49,57 @@ func rowValue(at time.Time, data []byte) []byte {
 	return append(v, data...)
 }
 
+// posFlag marks, in the time prefix, a row value that carries its source position:
+// [8B time|posFlag][uvarint length][position][row JSON]. Times are positive, so the bit is free
+// and files written before positions existed read unchanged.
+const posFlag = uint64(1) << 63
+
+// rowValuePos encodes a queued row with its source position ("" = none: rowValue).
+func rowValuePos(at time.Time, pos string, data []byte) []byte {
+	if pos == "" {
+		return rowValue(at, data)
+	}
+	v := make([]byte, tsLen, tsLen+binary.MaxVarintLen64+len(pos)+len(data))
+	binary.BigEndian.PutUint64(v, uint64(at.UnixNano())|posFlag)
+	v = binary.AppendUvarint(v, uint64(len(pos)))
+	v = append(v, pos...)
+	return append(v, data...)
+}
+
 // rowAt decodes the append time of a row value.
 func rowAt(v []byte) time.Time {
 	if len(v) < tsLen {
 		return time.Time{}
 	}
-	return time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC()
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v)&^posFlag)).UTC()
 }
 
 // rowData returns the data part of a row value (aliases v).
 func rowData(v []byte) []byte {
+	_, data := rowSplit(v)
+	return data
+}
+
+// rowPos returns the source position stored with a row value ("" if none).
+func rowPos(v []byte) string {
+	pos, _ := rowSplit(v)
+	return string(pos)
+}
+
+// rowSplit returns the position and data parts of a row value (aliasing v).
+func rowSplit(v []byte) (pos, data []byte) {
 	if len(v) < tsLen {
-		return nil
+		return nil, nil
 	}
-	return v[tsLen:]
+	if binary.BigEndian.Uint64(v)&posFlag == 0 {
+		return nil, v[tsLen:]
+	}
+	n, k := binary.Uvarint(v[tsLen:])
+	if k <= 0 || uint64(len(v)-tsLen-k) < n {
+		return nil, v[tsLen:] // not a position prefix after all: keep the bytes
+	}
+	start := tsLen + k
+	return v[start : start+int(n)], v[start+int(n):]
 }
 
 func u64(n uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), n) }

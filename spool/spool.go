@@ -52,6 +52,8 @@ type Row struct {
 	Seq  uint64
 	Data []byte
 	At   time.Time
+	// Position is the row's source position when the Write carried positions ("" otherwise).
+	Position string
 }
 
 // Batch is a set of rows taken from one queue and marked in flight until Ack/Nack/Reject.
@@ -70,12 +72,15 @@ type Backlog struct {
 
 // DeadLetter is one dead-lettered row.
 type DeadLetter struct {
-	ID       uint64
-	Queue    QueueKey
-	Data     []byte // row JSON, or the raw input for rows that never parsed
-	Position string // file:line, topic/partition/offset, or "" for rows Power BI rejected
-	Reason   string
-	At       time.Time
+	ID    uint64
+	Queue QueueKey
+	// Destination is the destination that rejected the row ("" for input that never reached
+	// the spool's queues, and for Power BI on a plain queue).
+	Destination string
+	Data        []byte // row JSON, or the raw input for rows that never parsed
+	Position    string // file:line, topic/partition/offset, or "" for rows Power BI rejected
+	Reason      string
+	At          time.Time
 }
 
 // Stats is a snapshot for spool stats, metrics and /status.
@@ -140,6 +145,8 @@ type Spool struct {
 	stop     chan struct{} // closed by Close: blocked Appends give up
 	loopQuit chan struct{} // closed by Close once no Append is running
 	loopDone chan struct{}
+
+	fanouts map[QueueKey]*fanout // queues not delivered to Power BI alone (dest.go); guarded by mu
 }
 
 // Notify returns a channel that receives (non-blocking, capacity 1) after every Append, Nack

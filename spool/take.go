@@ -56,7 +56,7 @@ func takeTx(tx *bolt.Tx, q QueueKey, qs *queueState, maxRows, maxBytes int) (*Ba
 		if maxBytes > 0 && len(b.Rows) > 0 && b.Bytes+len(data) > maxBytes {
 			break
 		}
-		b.Rows = append(b.Rows, Row{Seq: keySeq(h.k), Data: append([]byte(nil), data...), At: rowAt(h.v)})
+		b.Rows = append(b.Rows, Row{Seq: keySeq(h.k), Data: append([]byte(nil), data...), At: rowAt(h.v), Position: rowPos(h.v)})
 		b.Bytes += len(data)
 		h.k, h.v = c.Next()
 		h.skipTaken()
