@@ -27,6 +27,16 @@ var badFiles = []struct {
 		`3: invalid variable name in ${1BAD}`,
 		`4: unterminated ${ (write $$ for a literal $)`,
 	}},
+	{"eventstream.bad.yaml", []string{
+		`4: eventstreams[0].name: "powerbi" names the Power BI dataset in destinations; choose another name`,
+		`4: eventstreams[0].topic: required without a connection_string that has EntityPath`,
+		`7: eventstreams[1].connection_string: connection string: SharedAccessKey (or SharedAccessSignature) is missing`,
+		`8: eventstreams[2]: connection_string or auth (Entra ID) is required`,
+		`10: eventstreams[2].bootstrap: want host:port, e.g. NAMESPACE.servicebus.windows.net:9093`,
+		`11: eventstreams[2].max_request_bytes: must be at least 4KiB`,
+		`16: datasets[0].tables[0].destinations[1]: unknown destination "fabric" (want powerbi or the name of an eventstreams entry)`,
+		`16: datasets[0].tables[0].destinations[2]: duplicate destination "powerbi"`,
+	}},
 	{"syntax.bad.yaml", []string{
 		`2: did not find expected key`,
 	}},
@@ -43,7 +53,7 @@ var badFiles = []struct {
 		`3: unknown key "clod" in powerbi (known: api_url, ca_file, cloud, request_timeout, sequence_numbers, workspace)`,
 		`8: unknown key "tabels" in datasets[0] (known: id, limits, mode, name, recreate_missing, retention, tables)`,
 		`14: unknown key "requird" in datasets[0].tables[0].columns[0] (known: default, from, layout, name, required, timestamp, type, unix)`,
-		`15: unknown key "extra" in the top level (known: admin, auth, batch, datasets, log, powerbi, shutdown_timeout, sources, spool)`,
+		`15: unknown key "extra" in the top level (known: admin, auth, batch, datasets, eventstreams, log, powerbi, shutdown_timeout, sources, spool)`,
 	}},
 	{"values.bad.yaml", []string{
 		`2: powerbi.cloud: unknown cloud "mars" (want public, usgov, usgovhigh, usdod, china)`,

@@ -556,6 +556,7 @@ type finishResult struct {
 	deleted   map[uint64]int // rows that left the file → size
 	cursor    uint64         // this destination's new cursor
 	plainNext Row            // the queue's first row after the deletes
+	dead      effects        // dead letters written (and evicted by the cap)
 }
 
 func (d *Destination) finishTx(tx *bolt.Tx, f *fanout, st *destState, b *Batch, reason string, at time.Time) (finishResult, error) {
@@ -575,7 +576,7 @@ func (d *Destination) finishTx(tx *bolt.Tx, f *fanout, st *destState, b *Batch, 
 		if reason != "" && v != nil {
 			dl := DeadLetter{Queue: q, Destination: d.name, Data: append([]byte(nil), rowData(v)...),
 				Position: rowPos(v), Reason: reason, At: at}
-			if err := putDead(tx, dl); err != nil {
+			if err := putDead(tx, dl, &res.dead); err != nil {
 				return res, err
 			}
 		}
@@ -604,6 +605,8 @@ func (d *Destination) finishTx(tx *bolt.Tx, f *fanout, st *destState, b *Batch, 
 		if err := addU64(tx.Bucket(bucketSys), destDeliveredKey(d.name, q), uint64(len(b.Rows))); err != nil {
 			return res, err
 		}
+	} else if err := d.s.evictDead(tx, &res.dead); err != nil {
+		return res, err
 	}
 	// Move the cursor past every row this destination has now done.
 	c := qb.Cursor()
@@ -650,7 +653,7 @@ func (d *Destination) applyFinish(f *fanout, st *destState, b *Batch, res finish
 		}
 	}
 	if dead {
-		s.st.dead += len(b.Rows)
+		s.applyDead(res.dead)
 	} else {
 		st.delivered += int64(len(b.Rows))
 	}
