@@ -156,6 +156,9 @@ type Source struct {
 	Table string `yaml:"table"`
 	// Format is jsonl (default) or csv.
 	Format string `yaml:"format"`
+	// Encoding (file, stdin) is the text encoding: utf-8 (default), utf-16, latin1 or
+	// windows-1252. A byte order mark at the start of the input wins.
+	Encoding string `yaml:"encoding"`
 
 	// file
 	Paths  []string `yaml:"paths"`
@@ -173,6 +176,13 @@ type Source struct {
 	// http
 	Listen string   `yaml:"listen"` // default 127.0.0.1:8089
 	Tokens []string `yaml:"tokens"`
+	// ReadTimeout bounds reading one request's whole body. Default 30s.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// AllowedOrigins lists the browser origins (scheme://host[:port]) whose requests are accepted;
+	// a request with any other Origin header is refused (403). Default: none.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+	// AllowUnauthenticated permits listening beyond loopback without tokens. Default false.
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
 }
 
 // TLS configures a client TLS connection.

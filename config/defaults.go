@@ -22,6 +22,8 @@ const (
 	DefaultFormat          = "jsonl"
 	DefaultStart           = "earliest"
 	DefaultHTTPListen      = "127.0.0.1:8089"
+	DefaultEncoding        = "utf-8"
+	DefaultHTTPReadTimeout = 30 * time.Second
 	DefaultAdminListen     = "127.0.0.1:9464"
 	DefaultLogFormat       = "auto"
 	DefaultLogLevel        = "info"
@@ -98,6 +100,9 @@ func (s *Source) applyDefaults() {
 		setString(&s.Start, DefaultStart)
 	case "http":
 		setString(&s.Listen, DefaultHTTPListen)
+		setDuration(&s.ReadTimeout, DefaultHTTPReadTimeout)
+	case "file", "stdin":
+		setString(&s.Encoding, DefaultEncoding)
 	}
 }
 

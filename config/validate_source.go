@@ -2,6 +2,8 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 )
 
@@ -14,6 +16,13 @@ func (c *Config) validateSource(p *problems, i int) {
 		p.add(path+".table", "%v", err)
 	}
 	p.oneOf(path+".format", s.Format, "jsonl", "csv")
+	p.oneOf(path+".encoding", s.Encoding, "utf-8", "utf-16", "latin1", "windows-1252")
+	if s.Encoding != "" && s.Encoding != DefaultEncoding && s.Type != "file" && s.Type != "stdin" {
+		p.add(path+".encoding", "applies to file and stdin sources only (Kafka and HTTP input is UTF-8 JSON)")
+	}
+	if s.Type != "http" && (s.ReadTimeout != 0 || len(s.AllowedOrigins) > 0 || s.AllowUnauthenticated) {
+		p.add(path, "read_timeout, allowed_origins and allow_unauthenticated apply to http sources only")
+	}
 	switch s.Type {
 	case "file":
 		if len(s.Paths) == 0 {
@@ -21,12 +30,45 @@ func (c *Config) validateSource(p *problems, i int) {
 		}
 	case "kafka":
 		s.validateKafka(p, path)
-	case "stdin", "http":
+	case "http":
+		s.validateHTTP(p, path)
+	case "stdin":
 	case "":
 		p.add(path+".type", "required (kafka, file, stdin, http)")
 	default:
 		p.add(path+".type", "unknown type %q (want kafka, file, stdin, http)", clip(s.Type))
 	}
+}
+
+func (s *Source) validateHTTP(p *problems, path string) {
+	if s.ReadTimeout < 0 {
+		p.add(path+".read_timeout", "must not be negative")
+	}
+	for i, o := range s.AllowedOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			p.add(fmt.Sprintf("%s.allowed_origins[%d]", path, i), "%q is not an origin (want scheme://host[:port])", clip(o))
+		}
+	}
+	if len(s.Tokens) == 0 && !s.AllowUnauthenticated && !LoopbackListen(s.Listen) {
+		p.add(path+".listen", "%q listens beyond loopback without tokens: set tokens, or allow_unauthenticated: true to accept any caller", clip(s.Listen))
+	}
+}
+
+// LoopbackListen reports whether a listen address (host:port, default host 127.0.0.1) binds only
+// to the loopback interface.
+func LoopbackListen(listen string) bool {
+	if listen == "" {
+		return true
+	}
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		host = strings.Trim(listen, "[]")
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s *Source) validateKafka(p *problems, path string) {

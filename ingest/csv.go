@@ -63,6 +63,9 @@ func (d *csvDecoder) start() error {
 		}
 		return fmt.Errorf("csv header: %w", err)
 	}
+	if err := CheckUTF8(d.tape.buf[:d.cr.InputOffset()-d.tape.start], d.base); err != nil {
+		return fmt.Errorf("csv header line 1: %w", err)
+	}
 	d.prev = d.cr.InputOffset()
 	d.tape.drop(d.prev)
 	if d.base+d.prev > d.skip && d.skip > 0 {
@@ -100,8 +103,22 @@ func (d *csvDecoder) read() (Record, error) {
 		return Record{}, fmt.Errorf("csv: %w", err)
 	}
 	end := d.cr.InputOffset()
-	rec := Record{Offset: d.base + end, Raw: trimLines(d.tape.take(d.prev, end))}
+	whole := d.tape.take(d.prev, end)
+	rec := Record{Offset: d.base + end, Raw: trimLines(whole), Header: d.header}
+	start := d.base + d.prev
 	d.prev = end
+	if err := CheckUTF8(whole, start); err != nil {
+		line := int64(0)
+		if pe != nil {
+			line = int64(pe.StartLine)
+		} else {
+			l, _ := d.cr.FieldPos(0)
+			line = int64(l)
+		}
+		rec.Line = line
+		rec.Err = fmt.Errorf("line %d: %w", line, err)
+		return rec, nil
+	}
 	if pe != nil {
 		rec.Line = int64(pe.StartLine)
 		rec.Err = fmt.Errorf("line %d: malformed CSV: %w", pe.StartLine, pe.Err)

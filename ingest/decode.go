@@ -6,6 +6,7 @@
 package ingest
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ type Record struct {
 	Offset int64          // byte offset just past the record: the resume point
 	Fields map[string]any // JSON values (numbers as json.Number) or CSV strings
 	Raw    []byte         // the raw input, for dead letters
+	Header []string       // CSV: the header the record was read with (shared, do not modify)
 	Err    error          // malformed record: reported with its position, never fatal
 }
 
@@ -36,6 +38,11 @@ type DecoderOptions struct {
 	// MaxRecordBytes bounds one JSON line; a longer line becomes a Record with Err (and the
 	// first 4 KiB as Raw) and decoding goes on. 0 means 16 MiB.
 	MaxRecordBytes int
+	// Encoding is the input's text encoding: utf-8 (""), utf-16, latin1 or windows-1252 (see
+	// Encodings). A byte order mark at the start wins. Input that is not valid in it (invalid
+	// UTF-8) makes a Record with Err naming the offset of the first bad byte; nothing is ever
+	// replaced by U+FFFD.
+	Encoding string
 }
 
 // DefaultMaxRecordBytes is the JSON-lines record size limit when MaxRecordBytes is 0.
@@ -50,13 +57,18 @@ func NewDecoder(format string, r io.Reader, opts DecoderOptions) (Decoder, error
 	if opts.Skip < 0 {
 		return nil, fmt.Errorf("new decoder: negative skip offset %d", opts.Skip)
 	}
-	switch format {
-	case "jsonl":
-		return newJSONL(r, opts), nil
-	case "csv":
-		return newCSV(r, opts), nil
+	if format != "jsonl" && format != "csv" {
+		return nil, fmt.Errorf("new decoder: unknown format %q (want jsonl or csv)", format)
 	}
-	return nil, fmt.Errorf("new decoder: unknown format %q (want jsonl or csv)", format)
+	br := bufio.NewReaderSize(r, 64<<10)
+	text, err := textReader(br, opts.Encoding)
+	if err != nil {
+		return nil, fmt.Errorf("new decoder: %w", err)
+	}
+	if format == "csv" {
+		return newCSV(text, opts), nil
+	}
+	return newJSONL(text, opts), nil
 }
 
 // FormatFromPath guesses the format from a file extension (.jsonl/.ndjson/.json → jsonl, .csv → csv).

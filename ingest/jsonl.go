@@ -47,13 +47,18 @@ func (d *jsonlDecoder) Next() (Record, error) {
 			e := fmt.Errorf("line %d (offset %d): record of %d bytes exceeds the %d-byte limit", d.line, start, n, d.max)
 			return Record{Line: d.line, Offset: d.off, Raw: raw, Err: e}, nil
 		}
-		if start == 0 {
-			raw = bytes.TrimPrefix(raw, []byte("\xef\xbb\xbf"))
+		base := start
+		if start == 0 && bytes.HasPrefix(raw, []byte("\xef\xbb\xbf")) {
+			raw, base = raw[3:], 3
 		}
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
 		rec := Record{Line: d.line, Offset: d.off, Raw: raw}
+		if err := checkJSONText(raw, base); err != nil {
+			rec.Err = fmt.Errorf("line %d (offset %d): %w", d.line, start, err)
+			return rec, nil
+		}
 		if rec.Fields, err = parseObject(raw); err != nil {
 			rec.Err = fmt.Errorf("line %d (offset %d): %w", d.line, start, err)
 		}

@@ -21,10 +21,12 @@ const recordsPerWrite = 1000
 
 // BackfillOptions describe one backfill.
 type BackfillOptions struct {
-	Table  string    // DATASET/TABLE
-	Format string    // jsonl | csv | "" (from each path's extension)
-	Paths  []string  // "-" reads Stdin
-	Stdin  io.Reader // for "-"
+	Table  string // DATASET/TABLE
+	Format string // jsonl | csv | "" (from each path's extension)
+	// Encoding is the input's text encoding (ingest.DecoderOptions.Encoding); "" = utf-8.
+	Encoding string
+	Paths    []string  // "-" reads Stdin
+	Stdin    io.Reader // for "-"
 	// Progress, if set, is called about every Interval with a snapshot, and once at the end.
 	Progress func(Progress)
 	Interval time.Duration
@@ -235,10 +237,11 @@ func (b *backfill) resumePoint(f *os.File, key string) (checkpoint, error) {
 }
 
 func (b *backfill) decode(ctx context.Context, name, format string, r io.Reader, key string, cp checkpoint) error {
-	dec, err := ingest.NewDecoder(format, r, ingest.DecoderOptions{Skip: cp.Offset})
+	dec, err := ingest.NewDecoder(format, r, ingest.DecoderOptions{Skip: cp.Offset, Encoding: b.o.Encoding})
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	dec = ingest.WatchFields(dec, b.headerCheck(name))
 	if cp.Line > 0 {
 		b.mu.Lock()
 		b.resumed += cp.Line
@@ -261,6 +264,18 @@ func (b *backfill) decode(ctx context.Context, name, format string, r io.Reader,
 			}
 			batch = batch[:0]
 		}
+	}
+}
+
+// headerCheck refuses an input none of whose fields maps to a column (an ErrInput error) and,
+// for stdin (files were checked by CheckInputs before), logs a partial or case-only mapping once.
+func (b *backfill) headerCheck(name string) func([]string, bool) error {
+	return func(fields []string, header bool) error {
+		notes, err := headerNotes(b.p.tables[b.w.Queue], b.o.Table, name, fields, header)
+		if name == "stdin" {
+			LogHeaderNotes(b.p.log, notes)
+		}
+		return err
 	}
 }
 

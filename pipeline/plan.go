@@ -24,10 +24,12 @@ const defaultMaxBadRows = 20
 
 // DryRunOptions describe a backfill to check without opening the spool or the network.
 type DryRunOptions struct {
-	Table  string    // DATASET/TABLE
-	Format string    // jsonl | csv | "" (from each path's extension)
-	Paths  []string  // "-" reads Stdin
-	Stdin  io.Reader // for "-"
+	Table  string // DATASET/TABLE
+	Format string // jsonl | csv | "" (from each path's extension)
+	// Encoding is the input's text encoding (ingest.DecoderOptions.Encoding); "" = utf-8.
+	Encoding string
+	Paths    []string  // "-" reads Stdin
+	Stdin    io.Reader // for "-"
 	// MaxBadRows caps Plan.BadRows; Plan.Bad always counts them all. 0 = 20.
 	MaxBadRows int
 	// TableRows is how many rows the table already holds (0 = assume empty). It moves the
@@ -69,7 +71,7 @@ func DryRun(ctx context.Context, cfg *config.Config, o DryRunOptions) (Plan, err
 		return Plan{}, fmt.Errorf("dataset %s table %s: %w", ds.Name, t.Name, err)
 	}
 	p := Plan{Dataset: ds.Name, Table: t.Name, Retention: ds.Retention, Limits: ds.Limits, TableRows: o.TableRows}
-	chk := &checker{table: table, plan: &p, max: o.MaxBadRows, now: time.Now()}
+	chk := &checker{table: table, plan: &p, max: o.MaxBadRows, now: time.Now(), enc: o.Encoding, ref: o.Table}
 	if chk.max <= 0 {
 		chk.max = defaultMaxBadRows
 	}
@@ -87,6 +89,8 @@ type checker struct {
 	table *schema.Table
 	plan  *Plan
 	max   int
+	enc   string // DryRunOptions.Encoding
+	ref   string // DryRunOptions.Table
 	now   time.Time
 }
 
@@ -121,10 +125,17 @@ func inputFormat(format, path string) (string, error) {
 }
 
 func (c *checker) decode(ctx context.Context, name, format string, r io.Reader) error {
-	dec, err := ingest.NewDecoder(format, r, ingest.DecoderOptions{})
+	dec, err := ingest.NewDecoder(format, r, ingest.DecoderOptions{Encoding: c.enc})
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	dec = ingest.WatchFields(dec, func(fields []string, header bool) error {
+		notes, err := headerNotes(c.table, c.ref, name, fields, header)
+		for _, n := range notes {
+			c.plan.Warnings = append(c.plan.Warnings, n.Path+": "+n.Msg)
+		}
+		return err
+	})
 	for n := 0; ; n++ {
 		if n%1000 == 0 && ctx.Err() != nil {
 			return ctx.Err()
@@ -176,7 +187,7 @@ func (p *Plan) plan() {
 	fast := min(float64(l.RowsPerHour), float64(l.RowsPerPost)*float64(l.PostsPerMinute)*60)
 	slow := min(float64(l.RowsPerHour), float64(l.RowsPerPost)*float64(l.PostsPerHourLarge))
 	p.Duration = hours(before, fast) + hours(after, slow)
-	p.Warnings = p.warnings()
+	p.Warnings = append(p.Warnings, p.warnings()...)
 }
 
 func (p *Plan) warnings() []string {

@@ -1,15 +1,26 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
+
+// ErrNoFieldMatched is the reason of a record none of whose fields a column reads: it is a dead
+// letter, never an empty row.
+var ErrNoFieldMatched = errors.New("no field matched a column")
+
+// ErrNoValues is the reason of a record whose matched fields are all empty and whose columns
+// have no defaults: the row would be empty ({}).
+var ErrNoValues = errors.New("no column has a value (every matched field is empty)")
 
 // Coerce maps rec (JSON values with numbers as json.Number, or CSV strings) onto the columns and
 // returns the row as a JSON object with the columns in declared order. DateTime values are
 // RFC 3339 UTC. now fills timestamp: ingest. A failure is a *FieldError naming the column.
 func (t *Table) Coerce(rec map[string]any, now time.Time) ([]byte, error) {
-	if err := t.checkUnknown(rec); err != nil {
+	rec, err := t.checkFields(rec)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]byte, 0, 64*len(t.cols))
@@ -20,9 +31,10 @@ func (t *Table) Coerce(rec map[string]any, now time.Time) ([]byte, error) {
 			return nil, err
 		}
 	}
-	if len(out) > 1 {
-		out = out[:len(out)-1] // the last comma
+	if len(out) == 1 {
+		return nil, ErrNoValues
 	}
+	out = out[:len(out)-1] // the last comma
 	return append(out, '}'), nil
 }
 
@@ -57,25 +69,52 @@ func (c *column) fromNote() string {
 	return fmt.Sprintf(" (from %q)", c.from.raw)
 }
 
-// checkUnknown counts (or, with unknown_fields: reject, refuses) fields no column reads.
-func (t *Table) checkUnknown(rec map[string]any) error {
+// checkFields renames fields that differ from a column's field only in case, refuses a record
+// of which no field matches a column, and counts (or, with unknown_fields: reject, refuses)
+// fields no column reads. It returns the record to read (rec itself unless a field was renamed).
+func (t *Table) checkFields(rec map[string]any) (map[string]any, error) {
 	var n int64
 	first := ""
+	var folded map[string]string // field -> the known key it stands for
+	known := 0
 	for k := range rec {
 		if t.known[k] {
+			known++
 			continue
+		}
+		if to, ok := t.fold[strings.ToLower(k)]; ok {
+			if _, exact := rec[to]; !exact {
+				if folded == nil {
+					folded = map[string]string{}
+				}
+				folded[k] = to
+				known++
+				continue
+			}
 		}
 		n++
 		if first == "" || k < first {
 			first = k
 		}
 	}
-	if n == 0 {
-		return nil
+	if known == 0 {
+		return nil, ErrNoFieldMatched
 	}
-	if t.reject {
-		return &FieldError{Column: first, Reason: fmt.Sprintf("unknown field (%d unknown; unknown_fields: reject)", n)}
+	if n > 0 {
+		if t.reject {
+			return nil, &FieldError{Column: first, Reason: fmt.Sprintf("unknown field (%d unknown; unknown_fields: reject)", n)}
+		}
+		t.unknown.Add(n)
 	}
-	t.unknown.Add(n)
-	return nil
+	if folded == nil {
+		return rec, nil
+	}
+	renamed := make(map[string]any, len(rec))
+	for k, v := range rec {
+		if to, ok := folded[k]; ok {
+			k = to
+		}
+		renamed[k] = v
+	}
+	return renamed, nil
 }

@@ -41,11 +41,16 @@
 // # Unknown fields
 //
 // Top-level record fields that no column reads are ignored and counted (see
-// Table.UnknownIgnored), or, with unknown_fields: reject, fail the row.
+// Table.UnknownIgnored), or, with unknown_fields: reject, fail the row. A field that differs from
+// a column's field only in case (value for Value) is read by that column, unless the exact field
+// is present too or two columns' fields differ only in case. A record of which no field matches a
+// column fails with ErrNoFieldMatched, and one whose row would be empty with ErrNoValues: no row
+// is ever sent as {}. See MatchFields for checking a header before any row is read.
 package schema
 
 import (
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
@@ -67,9 +72,10 @@ type TableDef struct {
 type Table struct {
 	name     string
 	cols     []column
-	known    map[string]bool // top-level record fields some column reads
-	reject   bool            // unknown_fields: reject
-	truncate bool            // on_long_string: truncate
+	known    map[string]bool   // top-level record fields some column reads
+	fold     map[string]string // lower-cased known field -> the field, when no other differs only in case
+	reject   bool              // unknown_fields: reject
+	truncate bool              // on_long_string: truncate
 	unknown  atomic.Int64
 }
 
@@ -103,7 +109,26 @@ func Compile(t config.Table) (*Table, error) {
 			ct.known[k] = true
 		}
 	}
+	ct.fold = foldMap(ct.known)
 	return ct, nil
+}
+
+// foldMap maps each known field's lower-case form to it; forms shared by two fields (a and A)
+// are left out, so they match only exactly.
+func foldMap(known map[string]bool) map[string]string {
+	fold := map[string]string{}
+	dup := map[string]bool{}
+	for k := range known {
+		l := strings.ToLower(k)
+		if _, ok := fold[l]; ok {
+			dup[l] = true
+		}
+		fold[l] = k
+	}
+	for l := range dup {
+		delete(fold, l)
+	}
+	return fold
 }
 
 // Def returns the table's Power BI definition (canonical dataType names).

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
@@ -23,6 +24,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cfgPath := fs.String("config", "", "config file (YAML)")
 	table := fs.String("table", "", "target table as DATASET/TABLE")
 	format := fs.String("format", "", "input format: jsonl or csv (default: from each file's extension)")
+	encoding := fs.String("encoding", "", "text encoding: utf-8 (default), utf-16, latin1 or windows-1252 (a BOM wins)")
 	useEmu := fs.Bool("emulator", false, "push into an embedded Power BI emulator instead of the service")
 	dryRun := fs.Bool("dry-run", false, "read and validate every row, report bad rows and print the plan; send nothing")
 	if code, done := parseFlags(fs, args); done {
@@ -45,10 +47,19 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		fmt.Fprintf(stderr, "pbi-pusher backfill: -table: %v\n", err)
 		return exitUsage
 	}
-	if *dryRun {
-		return dryRunBackfill(ctx, cfg, *table, *format, fs.Args(), stdout, stderr)
-	}
 	log := newLogger(cfg.Log, stderr)
+	// Usage errors (format, missing file, a header no column matches) end here, before the
+	// spool or the network is touched.
+	notes, err := pipeline.CheckInputs(cfg, pipeline.InputOptions{Table: *table, Format: *format, Encoding: *encoding, Paths: fs.Args()})
+	if err != nil {
+		fmt.Fprintf(stderr, "pbi-pusher backfill: %v\n", strings.TrimPrefix(err.Error(), pipeline.ErrInput.Error()+": "))
+		return exitUsage
+	}
+	if *dryRun {
+		return dryRunBackfill(ctx, cfg, pipeline.DryRunOptions{Table: *table, Format: *format, Encoding: *encoding,
+			Paths: fs.Args(), Stdin: os.Stdin}, stdout, stderr)
+	}
+	pipeline.LogHeaderNotes(log, notes)
 	if *useEmu || noCredentials(cfg) {
 		stop, err := startEmbedded(cfg, log)
 		if err != nil {
@@ -73,7 +84,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		interval = 500 * time.Millisecond
 	}
 	sum, err := p.Backfill(ctx, pipeline.BackfillOptions{
-		Table: *table, Format: *format, Paths: fs.Args(), Stdin: os.Stdin,
+		Table: *table, Format: *format, Encoding: *encoding, Paths: fs.Args(), Stdin: os.Stdin,
 		Progress: func(x pipeline.Progress) { disp.Update(progress.Snapshot(x)) }, Interval: interval,
 	})
 	disp.Done()
@@ -81,6 +92,9 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	switch {
 	case err == nil:
 		return exitOK
+	case errors.Is(err, pipeline.ErrInput):
+		fmt.Fprintf(stderr, "pbi-pusher backfill: %v\n", err)
+		return exitUsage
 	case errors.Is(err, pipeline.ErrRejectedRows):
 		fmt.Fprintf(stderr, "pbi-pusher backfill: %v\n", err)
 		return exitRejected
@@ -101,10 +115,13 @@ func printSummary(w io.Writer, s pipeline.Summary) {
 	}
 }
 
-func dryRunBackfill(ctx context.Context, cfg *config.Config, table, format string, paths []string, stdout, stderr io.Writer) int {
-	plan, err := pipeline.DryRun(ctx, cfg, pipeline.DryRunOptions{Table: table, Format: format, Paths: paths, Stdin: os.Stdin})
+func dryRunBackfill(ctx context.Context, cfg *config.Config, o pipeline.DryRunOptions, stdout, stderr io.Writer) int {
+	plan, err := pipeline.DryRun(ctx, cfg, o)
 	if err != nil {
 		fmt.Fprintf(stderr, "pbi-pusher backfill -dry-run: %v\n", err)
+		if errors.Is(err, pipeline.ErrInput) {
+			return exitUsage
+		}
 		return exitFatal
 	}
 	if err := plan.Format(stdout); err != nil {

@@ -18,7 +18,7 @@ func (s *Source) runStdin(ctx context.Context) error {
 	if r == nil {
 		r = os.Stdin
 	}
-	dec, err := ingest.NewDecoder(s.format(""), r, ingest.DecoderOptions{})
+	dec, err := ingest.NewDecoder(s.format(""), r, ingest.DecoderOptions{Encoding: s.cfg.Encoding})
 	if err != nil {
 		return fmt.Errorf("stdin: %w", err)
 	}

@@ -23,6 +23,9 @@ func decodeMessages(msgs []kafka.Message) []ingest.Record {
 }
 
 func appendRecords(recs []ingest.Record, value []byte, offset int64) []ingest.Record {
+	if err := ingest.CheckJSONText(value, 0); err != nil {
+		return append(recs, badRecord(value, offset, err))
+	}
 	trimmed := bytes.TrimLeft(value, " \t\r\n")
 	if len(trimmed) > 0 && trimmed[0] == '[' {
 		return appendArray(recs, value, offset)
