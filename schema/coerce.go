@@ -19,7 +19,24 @@ var ErrNoValues = errors.New("no column has a value (every matched field is empt
 // returns the row as a JSON object with the columns in declared order. DateTime values are
 // RFC 3339 UTC. now fills timestamp: ingest. A failure is a *FieldError naming the column.
 func (t *Table) Coerce(rec map[string]any, now time.Time) ([]byte, error) {
-	rec, err := t.checkFields(rec)
+	return t.coerce(rec, now, true)
+}
+
+// Precheck is a view of a Table whose Coerce does not count ignored unknown fields: for checking
+// rows up front that are coerced again, and counted then, when they are written (HTTP ingest
+// checks a whole request before spooling any row of it).
+type Precheck struct{ t *Table }
+
+// Precheck returns t's uncounted view.
+func (t *Table) Precheck() Precheck { return Precheck{t} }
+
+// Coerce is Table.Coerce without counting unknown fields.
+func (p Precheck) Coerce(rec map[string]any, now time.Time) ([]byte, error) {
+	return p.t.coerce(rec, now, false)
+}
+
+func (t *Table) coerce(rec map[string]any, now time.Time, count bool) ([]byte, error) {
+	rec, err := t.checkFields(rec, count)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +89,7 @@ func (c *column) fromNote() string {
 // checkFields renames fields that differ from a column's field only in case, refuses a record
 // of which no field matches a column, and counts (or, with unknown_fields: reject, refuses)
 // fields no column reads. It returns the record to read (rec itself unless a field was renamed).
-func (t *Table) checkFields(rec map[string]any) (map[string]any, error) {
+func (t *Table) checkFields(rec map[string]any, count bool) (map[string]any, error) {
 	var n int64
 	first := ""
 	var folded map[string]string // field -> the known key it stands for
@@ -104,7 +121,9 @@ func (t *Table) checkFields(rec map[string]any) (map[string]any, error) {
 		if t.reject {
 			return nil, &FieldError{Column: first, Reason: fmt.Sprintf("unknown field (%d unknown; unknown_fields: reject)", n)}
 		}
-		t.unknown.Add(n)
+		if count {
+			t.unknown.Add(n)
+		}
 	}
 	if folded == nil {
 		return rec, nil

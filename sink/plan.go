@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/pbi-pusher/pbi-pusher/schema"
 )
 
 // ErrSchemaRefused marks a schema change that was refused (destructive, or impossible in place).
@@ -73,32 +75,40 @@ func (c *Client) planDataset(ctx context.Context, d *dataset, id string) ([]Chan
 	return c.diffTables(d, remote), nil
 }
 
-// Apply carries out changes from Plan: it creates missing datasets and PUTs the configured
-// definition of every changed table. Nothing is changed when any change is refused: a missing
-// table always (the API cannot add one), destructive changes unless allowDestructive.
+// Apply carries out changes from Plan: it creates missing datasets and PUTs changed tables.
+// Without allowDestructive it applies the additive changes only (new datasets, new columns: a
+// table is PUT with the service's existing columns and types kept) and then refuses the
+// destructive ones with ErrSchemaRefused naming them; with it, every change. A missing table is
+// always refused (the API cannot add one to an existing dataset); the rest is applied.
 func (c *Client) Apply(ctx context.Context, changes []Change, allowDestructive bool) error {
-	if msg := refusal(changes, allowDestructive); msg != "" {
-		return &Error{Op: "apply schema changes", Class: Fatal, Message: msg, Err: ErrSchemaRefused}
-	}
 	for _, ch := range changes {
 		if c.sets[ch.Dataset] == nil {
 			return fmt.Errorf("apply schema changes: dataset %q is not configured", ch.Dataset)
 		}
 	}
+	var possible []Change
+	for _, ch := range changes {
+		if ch.Kind != MissingTable {
+			possible = append(possible, ch)
+		}
+	}
 	for _, name := range c.order {
-		mine := changesFor(changes, name)
+		mine := changesFor(possible, name)
 		if len(mine) == 0 {
 			continue
 		}
-		if err := c.applyDataset(ctx, c.sets[name], mine); err != nil {
+		if err := c.applyDataset(ctx, c.sets[name], mine, allowDestructive); err != nil {
 			return err
 		}
+	}
+	if msg := refusal(changes, allowDestructive); msg != "" {
+		return &Error{Op: "apply schema changes", Class: Fatal, Message: msg, Err: ErrSchemaRefused}
 	}
 	return nil
 }
 
-// applyDataset creates the dataset or PUTs its changed tables.
-func (c *Client) applyDataset(ctx context.Context, d *dataset, changes []Change) error {
+// applyDataset creates the dataset or PUTs its changed tables (additively unless destructive).
+func (c *Client) applyDataset(ctx context.Context, d *dataset, changes []Change, destructive bool) error {
 	create := changes[0].Kind == CreateDataset
 	id, err := c.ensure(ctx, d, create)
 	if err != nil {
@@ -110,7 +120,58 @@ func (c *Client) applyDataset(ctx context.Context, d *dataset, changes []Change)
 	if create {
 		return nil
 	}
-	return c.applyTables(ctx, d, id, changes)
+	if destructive {
+		return c.applyTables(ctx, d, id, changes)
+	}
+	return c.applyAdditive(ctx, d, id, changes)
+}
+
+// applyAdditive PUTs each table that gains columns, keeping every column the service has with
+// its type (retyped and removed columns stay as they are: those changes are refused).
+func (c *Client) applyAdditive(ctx context.Context, d *dataset, id string, changes []Change) error {
+	done := make(map[string]bool)
+	for _, ch := range changes {
+		if ch.Kind != AddColumn || done[ch.Table] {
+			continue
+		}
+		done[ch.Table] = true
+		def, ok := d.byName[ch.Table]
+		if !ok {
+			return fmt.Errorf("apply changes to %q/%q: table not configured", d.cfg.Name, ch.Table)
+		}
+		if err := c.putTable(ctx, d, id, additiveDef(def, changes)); err != nil {
+			return err
+		}
+		c.log.Info("added columns to table", "dataset", d.cfg.Name, "table", ch.Table)
+	}
+	return nil
+}
+
+// additiveDef is the configured table def with only its additive changes: a retyped column keeps
+// the service's type and a removed column is kept.
+func additiveDef(def schema.TableDef, changes []Change) schema.TableDef {
+	retyped := map[string]string{}
+	var kept []schema.ColumnDef
+	for _, ch := range changes {
+		if ch.Table != def.Name {
+			continue
+		}
+		switch ch.Kind {
+		case ChangeType:
+			retyped[ch.Column] = ch.From
+		case RemoveColumn:
+			kept = append(kept, schema.ColumnDef{Name: ch.Column, DataType: ch.From})
+		}
+	}
+	out := schema.TableDef{Name: def.Name, Columns: make([]schema.ColumnDef, 0, len(def.Columns)+len(kept))}
+	for _, col := range def.Columns {
+		if from, ok := retyped[col.Name]; ok {
+			col.DataType = from
+		}
+		out.Columns = append(out.Columns, col)
+	}
+	out.Columns = append(out.Columns, kept...)
+	return out
 }
 
 // applyTables PUTs the configured definition of each table named in changes, once per table.

@@ -114,3 +114,37 @@ func TestChangeStringAndDestructive(t *testing.T) {
 		})
 	}
 }
+
+// TestApplyAdditiveOnly: without -allow-destructive, apply adds the new columns of a table that
+// also has destructive changes, keeps the retyped and removed columns as the service has them,
+// and refuses the destructive changes; the next plan lists only those.
+func TestApplyAdditiveOnly(t *testing.T) {
+	e := emu(t)
+	emuCreate(t, e, ds("sales", "orders", cols("id", "Int64", "name", "String", "old", "Double")), "Push")
+	c := emuClient(t, e, emuConfig(e, ds("sales", "orders", cols("id", "String", "name", "String", "qty", "Double"))), nil)
+	plan, err := c.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkApply(t, c.Apply(ctx(t), plan, false), true)
+	id := onlyDataset(t, e, "sales").ID
+	if got, want := emuColumns(t, e, id, "orders"), []string{"id:Int64", "name:String", "qty:Double", "old:Double"}; !slices.Equal(got, want) {
+		t.Errorf("columns after additive apply %v, want %v", got, want)
+	}
+	again, err := c.Plan(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range again {
+		if !ch.Destructive() {
+			t.Errorf("additive change left after apply: %v", ch)
+		}
+	}
+	if len(again) != 2 {
+		t.Errorf("plan after additive apply = %v, want the type change and the removal", again)
+	}
+	checkApply(t, c.Apply(ctx(t), again, true), false)
+	if got, want := emuColumns(t, e, id, "orders"), []string{"id:String", "name:String", "qty:Double"}; !slices.Equal(got, want) {
+		t.Errorf("columns after forced apply %v, want %v", got, want)
+	}
+}

@@ -36,7 +36,9 @@ func TestMain(m *testing.M) {
 	}
 	// The binary is built without -race: the unit tests carry the race detector, and these tests
 	// measure the product's own behaviour at its real speed.
-	cmd := exec.Command("go", "build", "-o", binPath, "../cmd/pbi-pusher")
+	// -buildvcs=auto is a plain `go build`'s default (this machine's GOFLAGS may turn it off): the
+	// binary carries the checkout's commit, which TestVersionCarriesCommit checks.
+	cmd := exec.Command("go", "build", "-buildvcs=auto", "-o", binPath, "../cmd/pbi-pusher")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build pbi-pusher:", err)
@@ -143,6 +145,9 @@ func captureOutput(t testing.TB, stdout, stderr []byte) {
 	captures++
 	n := captures
 	secretsMu.Unlock()
+	for _, p := range duplicateLogKeys(stderr) {
+		t.Errorf("duplicate log key: %s", p)
+	}
 	base := filepath.Join(outDir, fmt.Sprintf("%04d-%s", n, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())))
 	for ext, b := range map[string][]byte{".stdout": stdout, ".stderr": stderr} {
 		if err := os.WriteFile(base+ext, b, 0o600); err != nil {

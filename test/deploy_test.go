@@ -161,6 +161,10 @@ func lintFinal(s stage) []string {
 	if !strings.Contains(volumes, spoolDir) {
 		p = append(p, "no VOLUME for the spool "+spoolDir)
 	}
+	// The default spool.path is relative: the working directory must be the spool volume.
+	if w := strings.Trim(last["WORKDIR"].args, `"`); w != spoolDir || path.Join(w, config.DefaultSpoolPath) != path.Join(spoolDir, path.Base(config.DefaultSpoolPath)) {
+		p = append(p, fmt.Sprintf("WORKDIR is %q, want %s so that the default spool.path %s is on the volume", w, spoolDir, config.DefaultSpoolPath))
+	}
 	p = append(p, execForm(last, "ENTRYPOINT", []string{"/pbi-pusher"})...)
 	p = append(p, execForm(last, "CMD", []string{"run", "-config", "/etc/pbi-pusher/config.yaml"})...)
 	for _, port := range []string{"9464", "8089"} {
@@ -205,6 +209,8 @@ func TestDockerfile(t *testing.T) {
 		{"cgo", "CGO_ENABLED=0", "CGO_ENABLED=1", "CGO_ENABLED=0"},
 		{"shell entrypoint", `ENTRYPOINT ["/pbi-pusher"]`, "ENTRYPOINT /pbi-pusher", "exec (JSON array) form"},
 		{"no volume", `VOLUME ["/var/lib/pbi-pusher"]`, "", "VOLUME"},
+		{"no workdir", "WORKDIR /var/lib/pbi-pusher\n", "", "WORKDIR"},
+		{"workdir elsewhere", "WORKDIR /var/lib/pbi-pusher\n", "WORKDIR /app\n", "WORKDIR"},
 		{"ADD url", "COPY go.mod go.sum ./", "ADD https://example.com/x.tgz /x\nCOPY go.mod go.sum ./", "ADD of a URL"},
 		{"unnamed stage copy", "--from=build /out/pbi-pusher", "--from=builder /out/pbi-pusher", "names no earlier stage"},
 	}
@@ -235,12 +241,23 @@ type k8s struct {
 	} `yaml:"metadata"`
 	Data map[string]string `yaml:"data"`
 	Spec struct {
-		Template struct {
+		ClusterIP   string `yaml:"clusterIP"`
+		ServiceName string `yaml:"serviceName"`
+		Replicas    *int   `yaml:"replicas"`
+		Template    struct {
 			Metadata struct {
 				Labels map[string]string `yaml:"labels"`
 			} `yaml:"metadata"`
 			Spec podSpec `yaml:"spec"`
 		} `yaml:"template"`
+		VolumeClaimTemplates []struct {
+			Metadata struct {
+				Name string `yaml:"name"`
+			} `yaml:"metadata"`
+			Spec struct {
+				AccessModes []string `yaml:"accessModes"`
+			} `yaml:"spec"`
+		} `yaml:"volumeClaimTemplates"`
 	} `yaml:"spec"`
 }
 
@@ -248,6 +265,7 @@ type podSpec struct {
 	ServiceAccountName     string      `yaml:"serviceAccountName"`
 	TerminationGracePeriod int         `yaml:"terminationGracePeriodSeconds"`
 	SecurityContext        secContext  `yaml:"securityContext"`
+	InitContainers         []container `yaml:"initContainers"`
 	Containers             []container `yaml:"containers"`
 	Volumes                []struct {
 		Name string `yaml:"name"`
@@ -277,10 +295,11 @@ type probe struct {
 }
 
 type container struct {
-	Name  string   `yaml:"name"`
-	Image string   `yaml:"image"`
-	Args  []string `yaml:"args"`
-	Env   []struct {
+	Name          string   `yaml:"name"`
+	Image         string   `yaml:"image"`
+	RestartPolicy string   `yaml:"restartPolicy"`
+	Args          []string `yaml:"args"`
+	Env           []struct {
 		Name  string `yaml:"name"`
 		Value string `yaml:"value"`
 	} `yaml:"env"`
@@ -288,6 +307,7 @@ type container struct {
 		Name          string `yaml:"name"`
 		ContainerPort int    `yaml:"containerPort"`
 	} `yaml:"ports"`
+	Startup         *probe     `yaml:"startupProbe"`
 	Liveness        *probe     `yaml:"livenessProbe"`
 	Readiness       *probe     `yaml:"readinessProbe"`
 	SecurityContext secContext `yaml:"securityContext"`
@@ -318,60 +338,171 @@ func decodeManifest(data []byte) ([]k8s, error) {
 	}
 }
 
-// manifest indexes the decoded objects by kind (the manifest has one of each).
-type manifest map[string]k8s
-
-func (m manifest) pusher() (container, bool) {
-	for _, c := range m["Deployment"].Spec.Template.Spec.Containers {
-		if c.Name == "pbi-pusher" {
-			return c, true
-		}
-	}
-	return container{}, false
+// manifest indexes the decoded objects by kind (each manifest has one of each) and names the
+// kind of its workload.
+type manifest struct {
+	objs     map[string]k8s
+	workload string // Deployment or StatefulSet
 }
 
-// lintManifest returns the problems of the sidecar manifest. It sets the container's
-// environment with setenv so that the embedded config expands as in the pod.
-func lintManifest(data []byte, setenv func(k, v string)) []string {
+func (m manifest) pod() podSpec { return m.objs[m.workload].Spec.Template.Spec }
+
+// pusher finds the pbi-pusher container; init says whether it is an init container.
+func (m manifest) pusher() (c container, init, ok bool) {
+	for _, c := range m.pod().InitContainers {
+		if c.Name == "pbi-pusher" {
+			return c, true, true
+		}
+	}
+	for _, c := range m.pod().Containers {
+		if c.Name == "pbi-pusher" {
+			return c, false, true
+		}
+	}
+	return container{}, false, false
+}
+
+// deployKind is what a manifest must be: the sidecar (a Deployment with pbi-pusher as a native
+// sidecar beside a producer, HTTP ingest on loopback, a PVC) or the standalone daemon (a
+// StatefulSet with volumeClaimTemplates reading Kafka).
+type deployKind int
+
+const (
+	sidecarKind deployKind = iota
+	statefulKind
+)
+
+// lintManifest returns the problems of a manifest. It sets the container's environment with
+// setenv so that the embedded config expands as in the pod.
+func lintManifest(kind deployKind, data []byte, setenv func(k, v string)) []string {
 	objs, err := decodeManifest(data)
 	if err != nil {
 		return []string{"YAML: " + err.Error()}
 	}
-	m := manifest{}
-	for _, o := range objs {
-		m[o.Kind] = o
+	m := manifest{objs: map[string]k8s{}, workload: "Deployment"}
+	if kind == statefulKind {
+		m.workload = "StatefulSet"
 	}
-	for _, kind := range []string{"ServiceAccount", "ConfigMap", "PersistentVolumeClaim", "Deployment"} {
-		if _, ok := m[kind]; !ok {
-			return []string{"no " + kind}
+	for _, o := range objs {
+		m.objs[o.Kind] = o
+	}
+	kinds := []string{"ServiceAccount", "ConfigMap", m.workload}
+	if kind == sidecarKind {
+		kinds = append(kinds, "PersistentVolumeClaim")
+	} else {
+		kinds = append(kinds, "Service")
+	}
+	for _, k := range kinds {
+		if _, ok := m.objs[k]; !ok {
+			return []string{"no " + k}
 		}
 	}
-	c, ok := m.pusher()
+	c, init, ok := m.pusher()
 	if !ok {
 		return []string{"no pbi-pusher container"}
 	}
 	for _, e := range c.Env {
 		setenv(e.Name, e.Value)
 	}
-	cfg, err := config.Parse("sidecar.yaml ConfigMap", []byte(m["ConfigMap"].Data["config.yaml"]))
+	cfg, err := config.Parse("ConfigMap config.yaml", []byte(m.objs["ConfigMap"].Data["config.yaml"]))
 	if err != nil {
 		return []string{"embedded config: " + err.Error()}
 	}
 	var p []string
 	p = append(p, lintIdentity(m, cfg)...)
 	p = append(p, lintProbes(c, cfg)...)
-	p = append(p, lintVolumes(m, c, cfg)...)
 	p = append(p, lintSecurity(m, c)...)
+	p = append(p, lintConfigMount(m, c)...)
+	if kind == sidecarKind {
+		p = append(p, lintSidecar(m, c, init, cfg)...)
+	} else {
+		p = append(p, lintStatefulSet(m, c, init, cfg)...)
+	}
+	if path.Dir(cfg.Spool.Path) != spoolDir {
+		p = append(p, "spool.path "+cfg.Spool.Path+" is not in "+spoolDir)
+	}
+	return p
+}
+
+// lintSidecar checks the native sidecar: pbi-pusher is an init container with restartPolicy:
+// Always (started before the producer, stopped after it), gated by a /readyz startup probe, with
+// the spool on the PVC and HTTP ingest on the pod's loopback.
+func lintSidecar(m manifest, c container, init bool, cfg *config.Config) []string {
+	var p []string
+	if !init || c.RestartPolicy != "Always" {
+		p = append(p, "pbi-pusher is not a native sidecar (an initContainer with restartPolicy: Always)")
+	}
+	if c.Startup == nil || c.Startup.HTTPGet == nil || c.Startup.HTTPGet.Path != "/readyz" {
+		p = append(p, "the sidecar's startupProbe is not /readyz: the producer could start before pbi-pusher is ready")
+	}
+	producers := 0
+	for _, o := range m.pod().Containers {
+		if o.Name != "pbi-pusher" {
+			producers++
+		}
+	}
+	if producers == 0 {
+		p = append(p, "no producer container beside the sidecar")
+	}
+	pvc := false
+	for _, v := range m.pod().Volumes {
+		pvc = pvc || (v.PVC != nil && v.PVC.ClaimName == m.objs["PersistentVolumeClaim"].Metadata.Name && mountOf(c, spoolDir) == v.Name)
+	}
+	if !pvc {
+		p = append(p, "the PVC is not mounted at "+spoolDir)
+	}
 	if src := cfg.Sources; len(src) != 1 || src[0].Type != "http" || src[0].Listen != "127.0.0.1:8089" {
 		p = append(p, "the config's only source is not HTTP ingest on 127.0.0.1:8089")
 	}
 	return p
 }
 
+// lintStatefulSet checks the standalone daemon: an ordinary container, its spool on a claim from
+// volumeClaimTemplates, a headless governing Service.
+func lintStatefulSet(m manifest, c container, init bool, cfg *config.Config) []string {
+	var p []string
+	ss := m.objs["StatefulSet"]
+	if init {
+		p = append(p, "the standalone daemon is an init container")
+	}
+	claim := false
+	for _, v := range ss.Spec.VolumeClaimTemplates {
+		claim = claim || (v.Metadata.Name == mountOf(c, spoolDir) && slices.Contains(v.Spec.AccessModes, "ReadWriteOnce"))
+	}
+	if !claim {
+		p = append(p, "no ReadWriteOnce volumeClaimTemplate is mounted at "+spoolDir)
+	}
+	for _, v := range ss.Spec.Template.Spec.Volumes {
+		if v.Name == mountOf(c, spoolDir) {
+			p = append(p, "the spool mount names a pod volume, not the volumeClaimTemplate")
+		}
+	}
+	svc := m.objs["Service"]
+	if ss.Spec.ServiceName != svc.Metadata.Name || svc.Spec.ClusterIP != "None" {
+		p = append(p, "serviceName does not name a headless Service")
+	}
+	if ss.Spec.Replicas == nil || *ss.Spec.Replicas < 1 {
+		p = append(p, "replicas is not set")
+	}
+	if len(cfg.Sources) == 0 || cfg.Sources[0].Type != "kafka" {
+		p = append(p, "the standalone daemon's config does not read Kafka")
+	}
+	return p
+}
+
+func mountOf(c container, dir string) string {
+	for _, vm := range c.VolumeMounts {
+		if vm.MountPath == dir {
+			return vm.Name
+		}
+	}
+	return ""
+}
+
 func lintIdentity(m manifest, cfg *config.Config) []string {
 	var p []string
-	sa := m["ServiceAccount"]
-	pod := m["Deployment"].Spec.Template
+	sa := m.objs["ServiceAccount"]
+	pod := m.objs[m.workload].Spec.Template
 	if sa.Metadata.Annotations["azure.workload.identity/client-id"] == "" {
 		p = append(p, "service account lacks the azure.workload.identity/client-id annotation")
 	}
@@ -420,32 +551,20 @@ func portOf(c container, port string) string {
 	return port
 }
 
-func lintVolumes(m manifest, c container, cfg *config.Config) []string {
-	var p []string
-	if path.Dir(cfg.Spool.Path) != spoolDir {
-		p = append(p, "spool.path "+cfg.Spool.Path+" is not in "+spoolDir)
-	}
-	mounts := map[string]string{}
-	for _, vm := range c.VolumeMounts {
-		mounts[vm.MountPath] = vm.Name
-	}
-	pvc, cm := false, false
-	for _, v := range m["Deployment"].Spec.Template.Spec.Volumes {
-		pvc = pvc || (v.PVC != nil && v.PVC.ClaimName == m["PersistentVolumeClaim"].Metadata.Name && mounts[spoolDir] == v.Name)
-		cm = cm || (v.ConfigMap != nil && v.ConfigMap.Name == m["ConfigMap"].Metadata.Name && mounts["/etc/pbi-pusher"] == v.Name)
-	}
-	if !pvc {
-		p = append(p, "the PVC is not mounted at "+spoolDir)
+func lintConfigMount(m manifest, c container) []string {
+	cm := false
+	for _, v := range m.pod().Volumes {
+		cm = cm || (v.ConfigMap != nil && v.ConfigMap.Name == m.objs["ConfigMap"].Metadata.Name && mountOf(c, "/etc/pbi-pusher") == v.Name)
 	}
 	if !cm || !slices.Contains(c.Args, "/etc/pbi-pusher/config.yaml") {
-		p = append(p, "the ConfigMap is not mounted at /etc/pbi-pusher and passed with -config")
+		return []string{"the ConfigMap is not mounted at /etc/pbi-pusher and passed with -config"}
 	}
-	return p
+	return nil
 }
 
 func lintSecurity(m manifest, c container) []string {
 	var p []string
-	pod := m["Deployment"].Spec.Template.Spec
+	pod := m.pod()
 	sc := c.SecurityContext
 	if !isTrue(sc.RunAsNonRoot) && !isTrue(pod.SecurityContext.RunAsNonRoot) {
 		p = append(p, "runAsNonRoot is not set")
@@ -467,26 +586,17 @@ func lintSecurity(m manifest, c container) []string {
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-func TestKubernetesSidecarManifest(t *testing.T) {
-	raw, err := os.ReadFile("../deploy/kubernetes/sidecar.yaml")
+// manifestCase mutates a good manifest (from → to) and expects a problem containing want.
+type manifestCase struct {
+	name, from, to, want string // want "" = no problems
+}
+
+func runManifestCases(t *testing.T, kind deployKind, file string, tests []manifestCase) {
+	raw, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	good := string(raw)
-	tests := []struct {
-		name, from, to, want string // want "" = no problems
-	}{
-		{name: "the repository's manifest"},
-		{"readiness on the wrong path", "path: /readyz", "path: /ready", "readiness probe"},
-		{"liveness on another port", "{path: /healthz, port: admin}\n            periodSeconds: 10", "{path: /healthz, port: 8089}\n            periodSeconds: 10", "liveness probe"},
-		{"admin on loopback", "listen: 0.0.0.0:9464", "listen: 127.0.0.1:9464", "not reachable"},
-		{"no workload identity label", `azure.workload.identity/use: "true"`, `azure.workload.identity/use: "false"`, "azure.workload.identity/use"},
-		{"spool not on the PVC", "mountPath: /var/lib/pbi-pusher", "mountPath: /data", "PVC is not mounted"},
-		{"writable root", "readOnlyRootFilesystem: true\n            capabilities:\n              drop: [ALL]\n          resources:\n            requests: {cpu: 100m",
-			"readOnlyRootFilesystem: false\n            capabilities:\n              drop: [ALL]\n          resources:\n            requests: {cpu: 100m", "read-only"},
-		{"broken embedded config", "method: workload_identity", "method: magic", "embedded config"},
-		{"not YAML", "kind: ConfigMap", "kind: [ConfigMap", "YAML"},
-	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			text := good
@@ -496,10 +606,41 @@ func TestKubernetesSidecarManifest(t *testing.T) {
 				}
 				text = strings.Replace(text, tc.from, tc.to, 1)
 			}
-			problems := strings.Join(lintManifest([]byte(text), t.Setenv), "\n")
+			problems := strings.Join(lintManifest(kind, []byte(text), t.Setenv), "\n")
 			if (tc.want == "") != (problems == "") || !strings.Contains(problems, tc.want) {
 				t.Errorf("problems:\n%s\nwant: %q", problems, tc.want)
 			}
 		})
 	}
+}
+
+func TestKubernetesSidecarManifest(t *testing.T) {
+	runManifestCases(t, sidecarKind, "../deploy/kubernetes/sidecar.yaml", []manifestCase{
+		{name: "the repository's manifest"},
+		{"readiness on the wrong path", "path: /readyz, port: admin}\n            periodSeconds: 5", "path: /ready, port: admin}\n            periodSeconds: 5", "readiness probe"},
+		{"liveness on another port", "{path: /healthz, port: admin}\n            periodSeconds: 10", "{path: /healthz, port: 8089}\n            periodSeconds: 10", "liveness probe"},
+		{"admin on loopback", "listen: 0.0.0.0:9464", "listen: 127.0.0.1:9464", "not reachable"},
+		{"no workload identity label", `azure.workload.identity/use: "true"`, `azure.workload.identity/use: "false"`, "azure.workload.identity/use"},
+		{"spool not on the PVC", "mountPath: /var/lib/pbi-pusher", "mountPath: /data", "PVC is not mounted"},
+		{"writable root", "readOnlyRootFilesystem: true\n            capabilities:\n              drop: [ALL]\n          resources:\n            requests: {cpu: 100m",
+			"readOnlyRootFilesystem: false\n            capabilities:\n              drop: [ALL]\n          resources:\n            requests: {cpu: 100m", "read-only"},
+		{"broken embedded config", "method: workload_identity", "method: magic", "embedded config"},
+		{"not YAML", "kind: ConfigMap", "kind: [ConfigMap", "YAML"},
+		{"init container that does not restart", "          restartPolicy: Always\n", "", "native sidecar"},
+		{"startup on /healthz", "{path: /readyz, port: admin}\n            periodSeconds: 2", "{path: /healthz, port: admin}\n            periodSeconds: 2", "startupProbe"},
+	})
+}
+
+func TestKubernetesStatefulSetManifest(t *testing.T) {
+	runManifestCases(t, statefulKind, "../deploy/kubernetes/statefulset.yaml", []manifestCase{
+		{name: "the repository's manifest"},
+		{"a Deployment", "kind: StatefulSet", "kind: Deployment", "no StatefulSet"},
+		{"no claim template", "  volumeClaimTemplates:\n    - metadata:\n        name: spool", "  volumeClaimTemplates:\n    - metadata:\n        name: other", "volumeClaimTemplate"},
+		{"spool on an emptyDir", "      volumes:\n", "      volumes:\n        - name: spool\n          emptyDir: {}\n", "pod volume"},
+		{"not headless", "clusterIP: None", "clusterIP: 10.0.0.1", "headless"},
+		{"spool path elsewhere", "path: /var/lib/pbi-pusher/pbi-pusher.db", "path: /tmp/pbi-pusher.db", "spool.path"},
+		{"admin on loopback", "listen: 0.0.0.0:9464", "listen: 127.0.0.1:9464", "not reachable"},
+		{"readiness missing", "          readinessProbe:\n            httpGet: {path: /readyz, port: admin}\n", "          readinessProbe:\n", "readiness"},
+		{"root", "runAsNonRoot: true", "runAsNonRoot: false", "runAsNonRoot"},
+	})
 }

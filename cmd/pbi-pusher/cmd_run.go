@@ -16,6 +16,7 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/admin"
 	"github.com/pbi-pusher/pbi-pusher/auth"
 	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/internal/buildinfo"
 	"github.com/pbi-pusher/pbi-pusher/internal/sdnotify"
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
 	"github.com/pbi-pusher/pbi-pusher/spool"
@@ -174,6 +175,9 @@ func spoolIdle(st spool.Stats) bool {
 
 func (d *daemon) startAdmin(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
+	if err := admin.RegisterRuntime(reg, buildinfo.Read(version)); err != nil {
+		return err
+	}
 	m, err := admin.NewMetrics(reg, d.cfg)
 	if err != nil {
 		return fmt.Errorf("metrics: %w", err)

@@ -2,17 +2,45 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/pbi-pusher/pbi-pusher/auth"
 	"github.com/pbi-pusher/pbi-pusher/config"
 	"github.com/pbi-pusher/pbi-pusher/sink"
 )
 
+// exitChanges is `schema plan -detailed-exitcode`'s code for pending changes (as terraform plan's);
+// pending is how schemaPlan reports it, distinct from exitUsage, which is also 2.
+const (
+	exitChanges = 2
+	pending     = -1
+)
+
 // runSchemaPlan handles `schema plan` and `schema apply`; args start with "plan" or "apply".
 // Exit codes: 0 done, 1 refused or failed against the service, 2 usage or config error.
+// `plan -detailed-exitcode`: 0 no changes, 1 any error (usage and config included), 2 changes
+// pending.
 func runSchemaPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	code := schemaPlan(ctx, args, stdout, stderr)
+	switch {
+	case code == pending:
+		return exitChanges
+	case code == exitUsage && len(args) > 0 && args[0] == "plan" && slices.ContainsFunc(args[1:], isDetailedFlag):
+		return exitFatal // 2 means "changes pending" there
+	}
+	return code
+}
+
+func isDetailedFlag(a string) bool {
+	return a == "-detailed-exitcode" || a == "--detailed-exitcode" || strings.HasPrefix(a, "-detailed-exitcode=") ||
+		strings.HasPrefix(a, "--detailed-exitcode=")
+}
+
+func schemaPlan(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "plan" && args[0] != "apply") {
 		fmt.Fprintln(stderr, "pbi-pusher schema: want plan or apply (see pbi-pusher schema -h)")
 		return exitUsage
@@ -20,9 +48,11 @@ func runSchemaPlan(ctx context.Context, args []string, stdout, stderr io.Writer)
 	apply := args[0] == "apply"
 	fs := newFlagSet("schema "+args[0], schemaSynopsis(apply), schemaExample(apply), stderr)
 	path := fs.String("config", "", "config `FILE` (required)")
-	allow := new(bool)
+	allow, detailed := new(bool), new(bool)
 	if apply {
 		fs.BoolVar(allow, "allow-destructive", false, "also change column types and remove columns (may lose data)")
+	} else {
+		fs.BoolVar(detailed, "detailed-exitcode", false, "exit 0 when nothing would change, 2 when changes are pending, 1 on any error")
 	}
 	if code, done := parseFlags(fs, args[1:]); done {
 		return code
@@ -41,25 +71,40 @@ func runSchemaPlan(ctx context.Context, args []string, stdout, stderr io.Writer)
 		fmt.Fprintf(stderr, "pbi-pusher schema %s: %v\n", args[0], err)
 		return exitUsage
 	}
-	return planAndApply(ctx, client, apply, *allow, stdout, stderr)
+	return planAndApply(ctx, client, apply, *allow, *detailed, stdout, stderr)
 }
 
-// planAndApply prints the plan and, for apply, carries it out.
-func planAndApply(ctx context.Context, c *sink.Client, apply, allow bool, stdout, stderr io.Writer) int {
+// planAndApply prints the plan and, for apply, carries it out: the additive changes always, the
+// destructive ones only with allow (a missing table never).
+func planAndApply(ctx context.Context, c *sink.Client, apply, allow, detailed bool, stdout, stderr io.Writer) int {
 	changes, err := c.Plan(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "pbi-pusher schema plan: %v\n", err)
 		return exitFatal
 	}
 	printPlan(stdout, changes)
-	if !apply || len(changes) == 0 {
+	switch {
+	case !apply && detailed && len(changes) > 0:
+		return pending
+	case !apply || len(changes) == 0:
 		return exitOK
 	}
-	if err := c.Apply(ctx, changes, allow); err != nil {
+	applied := 0
+	for _, ch := range changes {
+		if ch.Kind != sink.MissingTable && (allow || !ch.Destructive()) {
+			applied++
+		}
+	}
+	err = c.Apply(ctx, changes, allow)
+	if err != nil && !errors.Is(err, sink.ErrSchemaRefused) {
 		fmt.Fprintf(stderr, "pbi-pusher schema apply: %v\n", err)
 		return exitFatal
 	}
-	fmt.Fprintf(stdout, "Applied %d change(s).\n", len(changes))
+	fmt.Fprintf(stdout, "Applied %d change(s).\n", applied)
+	if err != nil {
+		fmt.Fprintf(stderr, "pbi-pusher schema apply: %d change(s) not applied: %v\n", len(changes)-applied, err)
+		return exitFatal
+	}
 	return exitOK
 }
 
@@ -103,7 +148,7 @@ func schemaSynopsis(apply bool) string {
 	if apply {
 		return "schema apply -config FILE [-allow-destructive]"
 	}
-	return "schema plan -config FILE"
+	return "schema plan -config FILE [-detailed-exitcode]"
 }
 
 func schemaExample(apply bool) string {

@@ -38,6 +38,7 @@ const (
 	colsV1 = "          - {name: id, type: Int64}\n          - {name: name, type: String}\n"
 	colsV2 = "          - {name: id, type: Int64}\n          - {name: name, type: String}\n          - {name: qty, type: Double}\n"
 	colsV3 = "          - {name: id, type: String}\n          - {name: name, type: String}\n"
+	colsV4 = "          - {name: id, type: String}\n          - {name: name, type: String}\n          - {name: qty, type: Double}\n"
 )
 
 func runSchemaArgs(args ...string) (int, string, string) {
@@ -61,10 +62,21 @@ func TestSchemaPlanApply(t *testing.T) {
 		{name: "additive apply", steps: [][]string{{"v1", "apply"}, {"v2", "apply"}, {"v2", "plan"}}, wantOut: "No changes", wantDatasets: 1},
 		{name: "destructive refused", steps: [][]string{{"v1", "apply"}, {"v3", "apply"}}, wantCode: 1, wantOut: "type Int64 -> String",
 			wantErr: "-allow-destructive", wantDatasets: 1},
+		{name: "detailed: a missing dataset is pending", steps: [][]string{{"v1", "plan", "-detailed-exitcode"}},
+			wantCode: 2, wantOut: `+ dataset "sales": create`},
+		{name: "detailed: no change", steps: [][]string{{"v1", "apply"}, {"v1", "plan", "-detailed-exitcode"}},
+			wantOut: "No changes", wantDatasets: 1},
+		{name: "detailed: a new column is pending", steps: [][]string{{"v1", "apply"}, {"v2", "plan", "-detailed-exitcode"}},
+			wantCode: 2, wantOut: `add column "qty"`, wantDatasets: 1},
+		{name: "additive applied beside a refused destructive change", steps: [][]string{{"v1", "apply"}, {"v4", "apply"}},
+			wantCode: 1, wantOut: "Applied 1 change", wantErr: "1 change(s) not applied", wantDatasets: 1},
+		{name: "after the additive part only the destructive change is pending",
+			steps:   [][]string{{"v1", "apply"}, {"v4", "apply"}, {"v4", "plan"}},
+			wantOut: "0 additive, 1 destructive", wantDatasets: 1},
 		{name: "destructive allowed", steps: [][]string{{"v1", "apply"}, {"v3", "apply", "-allow-destructive"}, {"v3", "plan"}},
 			wantOut: "No changes", wantDatasets: 1},
 	}
-	versions := map[string]string{"v1": colsV1, "v2": colsV2, "v3": colsV3}
+	versions := map[string]string{"v1": colsV1, "v2": colsV2, "v3": colsV3, "v4": colsV4}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := emulatortest.Start(t, emulator.Options{})
@@ -74,7 +86,7 @@ func TestSchemaPlanApply(t *testing.T) {
 				path := schemaConfig(t, e, versions[step[0]])
 				args := append([]string{step[1], "-config", path}, step[2:]...)
 				code, out, errs = runSchemaArgs(args...)
-				if i < len(tt.steps)-1 && code != 0 {
+				if i < len(tt.steps)-1 && code != 0 && (step[1] != "apply" || !strings.Contains(errs, "not applied")) {
 					t.Fatalf("step %v: exit %d: %s", step, code, errs)
 				}
 			}
@@ -103,6 +115,9 @@ func TestSchemaPlanUsage(t *testing.T) {
 		{name: "plan has no -allow-destructive", args: []string{"plan", "-allow-destructive"}, wantCode: 2, wantErr: "not defined"},
 		{name: "extra argument", args: []string{"plan", "-config", "x.yaml", "extra"}, wantCode: 2, wantErr: "unexpected arguments"},
 		{name: "unreadable config", args: []string{"apply", "-config", "/nonexistent/pbi-pusher.yaml"}, wantCode: 2, wantErr: "invalid config"},
+		{name: "detailed: a config error is 1, not 2", args: []string{"plan", "-detailed-exitcode", "-config", "/nonexistent/pbi-pusher.yaml"}, wantCode: 1, wantErr: "invalid config"},
+		{name: "detailed: a usage error is 1, not 2", args: []string{"plan", "-detailed-exitcode"}, wantCode: 1, wantErr: "-config FILE is required"},
+		{name: "apply has no -detailed-exitcode", args: []string{"apply", "-detailed-exitcode"}, wantCode: 2, wantErr: "not defined"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime/debug"
 
+	"github.com/pbi-pusher/pbi-pusher/internal/buildinfo"
 	"github.com/pbi-pusher/pbi-pusher/schema"
 )
 
@@ -33,11 +33,19 @@ func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
-func runVersion(_ context.Context, _ []string, stdout, _ io.Writer) int {
-	v := version
-	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		v = bi.Main.Version
+// runVersion prints the version, the VCS commit and time of a plain `go build` and the Go version;
+// `-json` prints them as JSON.
+func runVersion(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("version", "version [-json]", "pbi-pusher version", stderr)
+	asJSON := fs.Bool("json", false, "JSON output")
+	if code, done := parseFlags(fs, args); done {
+		return code
 	}
-	fmt.Fprintf(stdout, "pbi-pusher %s\n", v)
+	in := buildinfo.Read(version)
+	if *asJSON {
+		_ = writeJSON(stdout, in)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "pbi-pusher %s\n", in)
 	return exitOK
 }

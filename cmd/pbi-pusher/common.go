@@ -76,4 +76,5 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
+// version is set by the linker (-ldflags "-X main.version=1.2.3"); see internal/buildinfo.
 var version = "dev"

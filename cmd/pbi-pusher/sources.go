@@ -13,6 +13,7 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/ingest/httpsrc"
 	"github.com/pbi-pusher/pbi-pusher/ingest/kafkasrc"
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
+	"github.com/pbi-pusher/pbi-pusher/schema"
 )
 
 // source is what the daemon needs from every configured input.
@@ -87,7 +88,9 @@ func buildSource(sc config.Source, name string, deps sourceDeps) (source, error)
 		return nil, err
 	}
 	rw := deps.metrics.Writer(w.Queue, w)
-	log := deps.log.With("source", name)
+	// Each source adds its own "source" (its type) and identifying keys to the logger it gets;
+	// adding the name here as well would repeat the key on every line.
+	log := deps.log
 	switch sc.Type {
 	case "file", "stdin":
 		return filesrc.New(sc, filesrc.Options{Writer: rw, Checkpoints: deps.p.Spool, Logger: log})
@@ -98,7 +101,7 @@ func buildSource(sc config.Source, name string, deps sourceDeps) (source, error)
 				if d := deps.p.Dispatcher(w.Queue.Dataset); d != nil {
 					d.SetShare(share)
 				}
-				log.Info("partition share changed", "share", share)
+				log.Info("partition share changed", "source", "kafka", "table", sc.Table, "share", share)
 			}})
 	case "http":
 		return httpsrc.New(sc, httpsrc.Options{Resolve: httpResolver(sc, deps), Full: deps.p.Spool.Full, Logger: log})
@@ -117,7 +120,11 @@ func httpResolver(sc config.Source, deps sourceDeps) httpsrc.Resolver {
 		if err != nil {
 			return httpsrc.Target{}, false
 		}
+		check := w.Table
+		if t, ok := w.Table.(*schema.Table); ok {
+			check = t.Precheck() // the writer coerces (and counts unknown fields) again
+		}
 		return httpsrc.Target{Dataset: bound.Name, Table: table,
-			Writer: deps.metrics.Writer(w.Queue, w), Schema: w.Table}, true
+			Writer: deps.metrics.Writer(w.Queue, w), Schema: check}, true
 	}
 }
