@@ -7,7 +7,7 @@ import (
 )
 
 func throttled(advance time.Duration, body, retryAfter string) step {
-	return step{advance: advance, method: "POST", path: rowsPath, body: body, status: 429, code: "TooManyRequests", retryAfter: retryAfter}
+	return step{advance: advance, method: "POST", path: rowsPath, body: body, status: 429, retryAfter: retryAfter}
 }
 
 func posted(advance time.Duration, body string) step {

@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"strings"
@@ -44,6 +45,7 @@ func TestConformance(t *testing.T) {
 func runCase(t *testing.T, tc conformanceCase) {
 	clk := newClock()
 	tc.opts.Now = clk.Now
+	tc.opts.Workspaces = append(tc.opts.Workspaces, emulator.Workspace{ID: group, Name: "Conformance"})
 	e := emulatortest.Start(t, tc.opts)
 	q := ""
 	if tc.retention != "" {
@@ -67,6 +69,9 @@ func runCase(t *testing.T, tc conformanceCase) {
 			if r.status != s.status || r.code != s.code || r.retryAfter != s.retryAfter {
 				t.Fatalf("step %d (%s %s) #%d: got %d code=%q Retry-After=%q, want %d code=%q Retry-After=%q; body %.300s",
 					i, s.method, s.path, n, r.status, r.code, r.retryAfter, s.status, s.code, s.retryAfter, r.body)
+			}
+			if r.status == 429 {
+				checkBareThrottle(t, r)
 			}
 		}
 	}
@@ -210,4 +215,13 @@ func schemaCases() []conformanceCase {
 		out = append(out, conformanceCase{name: fmt.Sprintf("schema rule %d", i), steps: []step{s}})
 	}
 	return out
+}
+
+// checkBareThrottle checks the captured live throttle body: only {"message":"…"}.
+func checkBareThrottle(t *testing.T, r reply) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil || len(m) != 1 || m["message"] == "" || m["message"] == nil {
+		t.Fatalf("429 body %s, want exactly {\"message\":\"…\"}", r.body)
+	}
 }

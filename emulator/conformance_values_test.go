@@ -21,9 +21,9 @@ func valueCases() []conformanceCase {
 		`"Name":"` + strings.Repeat("é", 4000) + `"`, `"Amount":12345.6789`, ``,
 	}
 	bad := []string{
-		`"Id":9223372036854775807`, `"Id":-9223372036854775808`, `"Id":99999999999999999999`, `"Id":1.5`, `"Id":"12"`,
+		`"Id":9223372036854775807`, `"Id":-9223372036854775808`, `"Id":99999999999999999999`, `"Id":1.5`, `"Id":"12.5"`, `"Id":"9223372036854775807"`, `"Id":"abc"`,
 		`"Value":1e400`, `"Value":"NaN"`, `"Value":1.7976931348623157e308`, `"Value":true`,
-		`"Ok":"true"`, `"Ok":1`, `"At":"yesterday"`, `"At":"2023-13-01"`, `"At":1700000000`,
+		`"Ok":"yes"`, `"Ok":1`, `"Value":"NaN"`, `"Value":"Infinity"`, `"Value":"0x1p3"`, `"Amount":"1e40"`, `"At":"yesterday"`, `"At":"2023-13-01"`, `"At":1700000000`,
 		`"Name":"` + strings.Repeat("x", 4001) + `"`, `"Name":"` + strings.Repeat("😀", 2001) + `"`, `"Name":5`,
 		`"Amount":1e40`, `"Nope":1`, `"id":1`,
 	}

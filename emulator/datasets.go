@@ -50,7 +50,7 @@ func (s *Server) createDataset(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) add(d *dataset) {
 	d.postsMin, d.postsHour, d.rowsHour = newWindow(minute), newWindow(hour), newWindow(hour)
-	d.stats.throttles = map[string]int64{}
+	d.stats.throttles, d.stats.violations = map[string]int64{}, map[string]int64{}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	d.created = s.o.Now()

@@ -14,7 +14,24 @@ const (
 	ReasonRowsPerHour    = "rows_per_hour"
 	ReasonPending        = "pending"
 	ReasonInjected       = "injected"
+	// ReasonQueriesPerMinute counts executeQueries 429s (120 query requests per minute per user).
+	ReasonQueriesPerMinute = "queries_per_minute"
 )
+
+// Limits a request can exceed without a 429, the other keys of DatasetStats.Violations.
+const (
+	LimitRowsPerPost  = "rows_per_post"
+	LimitBodyBytes    = "body_bytes"
+	LimitTableRows    = "table_rows"
+	LimitStringLength = "string_length"
+)
+
+// noteViolationLocked counts a request refused for exceeding a limit that is not a 429.
+func (d *dataset) noteViolationLocked(aerr *apiError) {
+	if aerr != nil && aerr.limit != "" && aerr.status != http.StatusTooManyRequests {
+		d.stats.violations[aerr.limit]++
+	}
+}
 
 // admitLocked checks the rolling windows for one POST of n rows at now. When a window is full
 // it counts the throttle and returns a 429 whose Retry-After is the ceiling of the seconds

@@ -1,6 +1,9 @@
 package emulator
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Retention policies (query parameter defaultRetentionPolicy).
 const (
@@ -24,6 +27,8 @@ type table struct {
 	accepted int64 // rows ever stored
 	evicted  int64 // rows dropped by basicFIFO
 	posts    int64 // successful POST rows
+	// preloaded counts rows stored by Preload and AppendRows.
+	preloaded int64
 }
 
 func newTable(name string, cols []Column) *table {
@@ -91,9 +96,9 @@ type dataset struct {
 
 // counters are the dataset's introspection counters.
 type counters struct {
-	posts, rows, rejected, failed, dropped, droppedRows, slowed int64
-	throttles                                                   map[string]int64
-	peakPending                                                 int
+	posts, rows, rejected, failed, dropped, droppedRows, slowed, queries int64
+	throttles, violations                                                map[string]int64
+	peakPending                                                          int
 }
 
 // MinuteRows is the number of rows accepted in one clock minute.
@@ -102,14 +107,19 @@ type MinuteRows struct {
 	Rows   int64     `json:"rows"`
 }
 
+// table finds a table by name. Table names are case-insensitive everywhere (as object names
+// of the tabular model are): in duplicates at creation, in every URL and in DAX.
 func (d *dataset) table(name string) *table {
 	for _, t := range d.tables {
-		if t.name == name {
+		if strings.EqualFold(t.name, name) {
 			return t
 		}
 	}
 	return nil
 }
+
+// column finds a column by name, case-insensitively (as DAX does).
+func (t *table) column(name string) *Column { return columnIn(t.columns, name) }
 
 // largeTier reports whether a retention-None table holds at least limit rows.
 func (d *dataset) largeTier(limit int) bool {

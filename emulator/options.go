@@ -38,6 +38,7 @@ type Options struct {
 	MaxTables         int   // tables per dataset
 	MaxColumns        int   // columns per table
 	MaxRelationships  int   // relationships per dataset
+	QueriesPerMinute  int   // executeQueries requests per rolling minute per user (bearer token)
 
 	// Fault injection, applied to POST rows only. Rates are probabilities in [0,1].
 	FailRate     float64       // share answered 500 (nothing stored)
@@ -46,6 +47,18 @@ type Options struct {
 	SlowDelay    time.Duration // delay of a slow response (default 2s when SlowRate > 0)
 	DropRate     float64       // share stored, then the connection is closed with no response
 	Seed         uint64        // seed of the fault-injection randomness
+
+	// Workspaces are created at start (ids must be uuids). Requests to any other workspace id
+	// are answered 404 PowerBIEntityNotFound, as the live service answers them.
+	Workspaces []Workspace
+
+	// StrictTypes refuses strings for Int64, Double, Decimal and Boolean columns; by default a
+	// string that converts ("123", "1.5", "true") is accepted and stored converted.
+	StrictTypes bool
+
+	// ThrottleBody is the body shape of a 429: "" or ThrottleBodyMessage for the captured live
+	// body {"message":"…"}, ThrottleBodyError for {"error":{"code":"TooManyRequests","message":"…"}}.
+	ThrottleBody string
 
 	// RejectRowsContaining makes any row with a string value containing it invalid (400).
 	RejectRowsContaining string
@@ -83,6 +96,7 @@ func (o Options) withDefaults() Options {
 	def(&o.MaxTables, DefaultMaxTables)
 	def(&o.MaxColumns, DefaultMaxColumns)
 	def(&o.MaxRelationships, DefaultMaxRelationships)
+	def(&o.QueriesPerMinute, DefaultQueriesPerMinute)
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}

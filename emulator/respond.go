@@ -46,19 +46,43 @@ func writeError(w http.ResponseWriter, status int, code, msg string, details ...
 	writeJSON(w, status, map[string]errorBody{"error": {Code: code, Message: msg, Details: details}})
 }
 
-// writeThrottle answers 429 with an integer Retry-After.
-func writeThrottle(w http.ResponseWriter, seconds int64, msg string) {
+// Throttle body shapes (Options.ThrottleBody).
+const (
+	ThrottleBodyMessage = "message"
+	ThrottleBodyError   = "error"
+)
+
+// writeThrottle answers 429 with an integer Retry-After and, by default, the bare
+// {"message":"…"} body captured from the live service (../shared/pbi-api.md §8).
+func (s *Server) writeThrottle(w http.ResponseWriter, seconds int64, msg string) {
 	w.Header().Set("Retry-After", strconv.FormatInt(seconds, 10))
-	writeError(w, http.StatusTooManyRequests, CodeTooManyRequest, msg)
+	if s.o.ThrottleBody == ThrottleBodyError {
+		writeError(w, http.StatusTooManyRequests, CodeTooManyRequest, msg)
+		return
+	}
+	writeJSON(w, http.StatusTooManyRequests, map[string]string{"message": msg})
+}
+
+// writeAPIError answers e; a 429 gets Retry-After and the configured throttle body.
+func (s *Server) writeAPIError(w http.ResponseWriter, e *apiError) {
+	if e.status == http.StatusTooManyRequests {
+		s.writeThrottle(w, e.retryAfter, e.msg)
+		return
+	}
+	e.write(w)
 }
 
 // writeUnauthorized answers 401 in the shape the service uses for authorization failures.
 func writeUnauthorized(w http.ResponseWriter) {
 	w.Header().Set("WWW-Authenticate", `Bearer realm="Power BI emulator"`)
-	pbi := map[string]any{"code": CodeNotAuthorized, "parameters": map[string]any{},
+	writePBIError(w, http.StatusUnauthorized, CodeNotAuthorized)
+}
+
+// writePBIError answers status with the service's {"error":{"code","pbi.error":{…}}} shape.
+func writePBIError(w http.ResponseWriter, status int, code string) {
+	pbi := map[string]any{"code": code, "parameters": map[string]any{},
 		"details": []any{}, "exceptionCulprit": 1}
-	writeJSON(w, http.StatusUnauthorized, map[string]any{"error": map[string]any{
-		"code": CodeNotAuthorized, "pbi.error": pbi}})
+	writeJSON(w, status, map[string]any{"error": map[string]any{"code": code, "pbi.error": pbi}})
 }
 
 // writeTokenExpired answers 403 TokenExpired, the live service's answer to an expired token.

@@ -17,7 +17,7 @@ type post struct {
 func (s *Server) postRows(w http.ResponseWriter, r *http.Request) {
 	p, aerr, pending := s.beginPost(r)
 	if pending {
-		writeThrottle(w, 1, "Too many pending requests for this dataset; at most "+itoa(s.o.PendingPosts)+" POST rows requests may be in flight.")
+		s.writeThrottle(w, 1, "Too many pending requests for this dataset; at most "+itoa(s.o.PendingPosts)+" POST rows requests may be in flight.")
 		return
 	}
 	if aerr != nil {
@@ -36,11 +36,10 @@ func (s *Server) postRows(w http.ResponseWriter, r *http.Request) {
 		aerr = s.store(p, rows)
 	}
 	if aerr != nil {
-		if aerr.status == http.StatusTooManyRequests {
-			writeThrottle(w, aerr.retryAfter, aerr.msg)
-			return
-		}
-		aerr.write(w)
+		s.mu.Lock()
+		p.d.noteViolationLocked(aerr)
+		s.mu.Unlock()
+		s.writeAPIError(w, aerr)
 		return
 	}
 	if p.fault.drop {
@@ -72,7 +71,7 @@ func (s *Server) beginPost(r *http.Request) (p post, aerr *apiError, pending boo
 	d.pending++
 	d.stats.peakPending = max(d.stats.peakPending, d.pending)
 	rules := rowRules{table: t.name, index: t.index, columns: t.columns, maxString: s.o.MaxStringLen,
-		marker: s.o.RejectRowsContaining}
+		marker: s.o.RejectRowsContaining, strict: s.o.StrictTypes}
 	return post{d: d, t: t, rules: rules, fault: s.rollLocked()}, nil, false
 }
 
@@ -97,8 +96,10 @@ func (s *Server) decodeRows(w http.ResponseWriter, r *http.Request) ([]json.RawM
 		return nil, aerr
 	}
 	if len(rows) > s.o.RowsPerPost {
-		return nil, badRequest("rows", "The request has %d rows; at most %d rows are allowed per POST rows request.",
+		aerr := badRequest("rows", "The request has %d rows; at most %d rows are allowed per POST rows request.",
 			len(rows), s.o.RowsPerPost)
+		aerr.limit = LimitRowsPerPost
+		return nil, aerr
 	}
 	return rows, nil
 }
@@ -116,7 +117,7 @@ func (s *Server) store(p post, rows []json.RawMessage) *apiError {
 	d.postsMin.add(now, 1)
 	d.postsHour.add(now, 1)
 	if verr == nil && d.retention == RetentionNone && t.count()+len(rows) > s.o.MaxTableRows {
-		verr = &apiError{status: http.StatusBadRequest, code: CodeRowsLimit,
+		verr = &apiError{status: http.StatusBadRequest, code: CodeRowsLimit, limit: LimitTableRows,
 			msg: "Table '" + t.name + "' would exceed the maximum of " + itoa(s.o.MaxTableRows) + " rows."}
 	}
 	if verr != nil {

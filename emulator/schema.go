@@ -8,11 +8,12 @@ import (
 
 // Type names used in the service's contracts, quoted in error messages.
 const (
-	typeDataset      = "Microsoft.PowerBI.ServiceContracts.Api.Dataset"
-	typeTable        = "Microsoft.PowerBI.ServiceContracts.Api.Table"
-	typeColumn       = "Microsoft.PowerBI.ServiceContracts.Api.Column"
-	typeMeasure      = "Microsoft.PowerBI.ServiceContracts.Api.Measure"
-	typeRelationship = "Microsoft.PowerBI.ServiceContracts.Api.Relationship"
+	typeDataset       = "Microsoft.PowerBI.ServiceContracts.Api.Dataset"
+	typeTable         = "Microsoft.PowerBI.ServiceContracts.Api.Table"
+	typeColumn        = "Microsoft.PowerBI.ServiceContracts.Api.Column"
+	typeMeasure       = "Microsoft.PowerBI.ServiceContracts.Api.Measure"
+	typeRelationship  = "Microsoft.PowerBI.ServiceContracts.Api.Relationship"
+	typeGroupCreation = "Microsoft.PowerBI.ServiceContracts.Api.GroupCreationRequest"
 )
 
 // canonicalType returns the canonical name of a dataType (case-insensitive, with the bool

@@ -18,15 +18,23 @@ type Server struct {
 	o   Options
 	mux *http.ServeMux
 
-	mu       sync.Mutex
-	datasets []*dataset // creation order
-	rng      *mrand.Rand
+	mu         sync.Mutex
+	datasets   []*dataset // creation order
+	rng        *mrand.Rand
+	workspaces []*Workspace // creation order; My workspace is implicit
+	// queryWindows are the executeQueries request windows per bearer token (per user).
+	queryWindows map[string]*window
 }
 
 // New returns a Server; zero Options give Power BI's limits and no faults.
 func New(o Options) *Server {
-	s := &Server{o: o.withDefaults(), mux: http.NewServeMux()}
+	s := &Server{o: o.withDefaults(), mux: http.NewServeMux(), queryWindows: map[string]*window{}}
 	s.rng = mrand.New(mrand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
+	for _, ws := range s.o.Workspaces {
+		if err := s.CreateWorkspace(ws.ID, ws.Name); err != nil {
+			s.o.Logger.Error("workspace not created", "err", err)
+		}
+	}
 	s.routes()
 	return s
 }
@@ -47,7 +55,10 @@ func (s *Server) routes() {
 		s.api("PUT "+p+"/datasets/{id}/tables/{table}", s.putTable)
 		s.api("POST "+p+"/datasets/{id}/tables/{table}/rows", s.postRows)
 		s.api("DELETE "+p+"/datasets/{id}/tables/{table}/rows", s.deleteRows)
+		s.api("POST "+p+"/datasets/{id}/executeQueries", s.executeQueries)
 	}
+	s.api("GET /v1.0/myorg/groups", s.listGroups)
+	s.api("POST /v1.0/myorg/groups", s.createGroup)
 	s.mux.HandleFunc("/v1.0/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "NotFound", "No HTTP resource was found that matches the request URI.")
 	})
@@ -67,7 +78,9 @@ func (s *Server) api(pattern string, h http.HandlerFunc) {
 			writeUnauthorized(w)
 			return
 		}
-		h(w, r)
+		if s.checkGroup(w, r) {
+			h(w, r)
+		}
 	})
 }
 
@@ -116,7 +129,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *apiE
 }
 
 func tooLarge(limit int64) *apiError {
-	return &apiError{status: http.StatusRequestEntityTooLarge, code: CodeTooLarge,
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: CodeTooLarge, limit: LimitBodyBytes,
 		msg: fmt.Sprintf("The request body exceeds %d bytes.", limit)}
 }
 

@@ -9,8 +9,12 @@ import (
 
 // Stats is a snapshot of everything the emulator saw, served at GET /emulator/stats.
 type Stats struct {
-	Now      time.Time      `json:"now"`
-	Datasets []DatasetStats `json:"datasets"`
+	Now time.Time `json:"now"`
+	// Throttled is every 429 answered, and Violations every request refused for exceeding a
+	// Power BI limit (injected faults excluded), summed over the datasets.
+	Throttled  int64          `json:"throttled"`
+	Violations int64          `json:"violations"`
+	Datasets   []DatasetStats `json:"datasets"`
 }
 
 // DatasetStats are one dataset's counters. Posts that pass the rate limits count in the
@@ -30,6 +34,11 @@ type DatasetStats struct {
 	Dropped     int64            `json:"dropped"`     // accepted, then the connection was dropped
 	DroppedRows int64            `json:"droppedRows"` // rows of the dropped posts (stored)
 	Throttles   map[string]int64 `json:"throttles"`   // 429s by reason (Reason* constants)
+	Throttled   int64            `json:"throttled"`   // every 429 (the sum of Throttles)
+	// Violations counts requests refused for exceeding a Power BI limit, by limit: the 429
+	// reasons except injected, plus rows_per_post, body_bytes, table_rows and string_length.
+	Violations map[string]int64 `json:"violations"`
+	Queries    int64            `json:"queries"` // executeQueries requests admitted
 
 	PostsLastMinute    int64 `json:"postsLastMinute"`
 	PostsLastHour      int64 `json:"postsLastHour"`
@@ -52,6 +61,8 @@ type TableStats struct {
 	Accepted int64    `json:"accepted"` // rows ever stored
 	Evicted  int64    `json:"evicted"`  // rows dropped by basicFIFO retention
 	Posts    int64    `json:"posts"`    // accepted POST rows
+	// Preloaded counts rows stored by Server.Preload and AppendRows (included in Accepted).
+	Preloaded int64 `json:"preloaded"`
 }
 
 // Stats returns a snapshot of every dataset's counters.
@@ -61,7 +72,12 @@ func (s *Server) Stats() Stats {
 	now := s.o.Now()
 	out := Stats{Now: now, Datasets: make([]DatasetStats, 0, len(s.datasets))}
 	for _, d := range s.datasets {
-		out.Datasets = append(out.Datasets, d.statsLocked(now))
+		st := d.statsLocked(now)
+		out.Throttled += st.Throttled
+		for _, n := range st.Violations {
+			out.Violations += n
+		}
+		out.Datasets = append(out.Datasets, st)
 	}
 	return out
 }
@@ -81,15 +97,21 @@ func (d *dataset) statsLocked(now time.Time) DatasetStats {
 	st := DatasetStats{ID: d.id, Name: d.name, Workspace: d.workspace, DefaultMode: d.mode, Retention: d.retention,
 		Posts: d.stats.posts, Rows: d.stats.rows, Rejected: d.stats.rejected, Failed: d.stats.failed,
 		Slowed: d.stats.slowed, Dropped: d.stats.dropped, DroppedRows: d.stats.droppedRows,
-		Throttles:       maps.Clone(d.stats.throttles),
+		Throttles: maps.Clone(d.stats.throttles), Violations: maps.Clone(d.stats.violations), Queries: d.stats.queries,
 		PostsLastMinute: d.postsMin.total(now), PostsLastHour: d.postsHour.total(now),
 		RowsLastHour: d.rowsHour.total(now), PeakPostsPerMinute: d.postsMin.peak,
 		PeakPostsPerHour: d.postsHour.peak, PeakRowsPerHour: d.rowsHour.peak,
 		Pending: d.pending, PeakPending: d.stats.peakPending,
 		RowsPerMinute: append([]MinuteRows{}, d.perMinute...)}
+	for reason, n := range d.stats.throttles {
+		st.Throttled += n
+		if reason != ReasonInjected {
+			st.Violations[reason] += n
+		}
+	}
 	for _, t := range d.tables {
 		st.Tables = append(st.Tables, TableStats{Name: t.name, Columns: append([]Column{}, t.columns...),
-			Rows: t.count(), Accepted: t.accepted, Evicted: t.evicted, Posts: t.posts})
+			Rows: t.count(), Accepted: t.accepted, Evicted: t.evicted, Posts: t.posts, Preloaded: t.preloaded})
 	}
 	return st
 }

@@ -15,12 +15,23 @@ type apiError struct {
 	details []errorDetail
 	// retryAfter is the Retry-After of a 429, in seconds.
 	retryAfter int64
+	// limit names the Power BI limit the request exceeded (a Limit* constant), if any.
+	limit string
+	// pbiDetail, when set, adds the service's "pbi.error" object with this detail message.
+	pbiDetail string
 }
 
 func (e *apiError) Error() string { return e.code + ": " + e.msg }
 
 func (e *apiError) write(w http.ResponseWriter) {
-	writeError(w, e.status, e.code, e.msg, e.details...)
+	if e.pbiDetail == "" {
+		writeError(w, e.status, e.code, e.msg, e.details...)
+		return
+	}
+	pbi := map[string]any{"code": e.code, "parameters": map[string]any{}, "exceptionCulprit": 1,
+		"details": []any{map[string]any{"code": "DetailsMessage", "detail": map[string]any{"type": 1, "value": e.pbiDetail}}}}
+	writeJSON(w, e.status, map[string]any{"error": map[string]any{"code": e.code, "message": e.msg,
+		"details": e.details, "pbi.error": pbi}})
 }
 
 // badRequest is a 400 BadRequest whose detail names the offending target, the shape the

@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -47,7 +48,7 @@ func (s *Server) putTable(w http.ResponseWriter, r *http.Request) {
 	if aerr == nil {
 		nt, aerr = parseTable(body, s.o.MaxColumns)
 	}
-	if aerr == nil && nt.name != r.PathValue("table") {
+	if aerr == nil && !strings.EqualFold(nt.name, r.PathValue("table")) {
 		aerr = badRequest("name", "Table name '%s' in the body does not match '%s' in the URL.", nt.name, r.PathValue("table"))
 	}
 	if aerr == nil {

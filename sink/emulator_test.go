@@ -18,7 +18,7 @@ const testWorkspace = "6f2c1c3e-0000-4000-8000-000000000001"
 // emu starts an emulator and returns it with a config pointing at it (workspace set).
 func emu(t *testing.T) *emulatortest.Emulator {
 	t.Helper()
-	return emulatortest.Start(t, emulator.Options{})
+	return emulatortest.Start(t, emulator.Options{Workspaces: []emulator.Workspace{{ID: testWorkspace, Name: "sink tests"}}})
 }
 
 // emuConfig is a config for e with the given datasets, in testWorkspace.

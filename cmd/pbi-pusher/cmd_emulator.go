@@ -35,7 +35,7 @@ func (l *listFlag) Set(v string) error {
 type emulatorFlags struct {
 	listen, tlsCert, tlsKey, tlsCertOut, tlsKeyOut, logLevel string
 	tls                                                      bool
-	tokens, aadClients                                       listFlag
+	tokens, aadClients, workspaces                           listFlag
 	aadLifetime, aadDiesAfter                                time.Duration
 	opts                                                     emulator.Options
 }
@@ -55,6 +55,9 @@ func parseEmulatorFlags(args []string, stderr io.Writer) (*emulatorFlags, int, b
 	fs.Var(&f.aadClients, "aad-client", "serve a fake Azure AD on the same listener accepting CLIENT_ID=SECRET (repeatable); only its tokens are then valid besides -token")
 	fs.DurationVar(&f.aadLifetime, "aad-token-lifetime", time.Hour, "lifetime of fake Azure AD tokens (expiry is enforced; an expired token is answered 403 TokenExpired)")
 	fs.DurationVar(&f.aadDiesAfter, "aad-token-dies-after", 0, "fake Azure AD tokens die this long after issue while expires_in still advertises -aad-token-lifetime (0 = off)")
+	fs.Var(&f.workspaces, "workspace", "create the workspace ID[=NAME] (ID a uuid; repeatable); requests to other workspace ids get 404 PowerBIEntityNotFound")
+	fs.BoolVar(&f.opts.StrictTypes, "strict-types", false, "refuse strings for Int64, Double, Decimal and Boolean columns (default: convert \"123\", \"1.5\", \"true\")")
+	fs.StringVar(&f.opts.ThrottleBody, "throttle-body", emulator.ThrottleBodyMessage, "429 body shape: message (the live {\"message\":…}) or error ({\"error\":{\"code\":\"TooManyRequests\",…}})")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	limitFlags(fs, &f.opts)
 	faultFlags(fs, &f.opts)
@@ -66,7 +69,27 @@ func parseEmulatorFlags(args []string, stderr io.Writer) (*emulatorFlags, int, b
 		fmt.Fprintln(stderr, "pbi-pusher emulator: no arguments allowed; -tls-cert and -tls-key go together; -tls excludes -tls-cert")
 		return nil, exitUsage, true
 	}
+	if err := f.parseWorkspaces(); err != nil {
+		fmt.Fprintf(stderr, "pbi-pusher emulator: %v\n", err)
+		return nil, exitUsage, true
+	}
+	if f.opts.ThrottleBody != emulator.ThrottleBodyMessage && f.opts.ThrottleBody != emulator.ThrottleBodyError {
+		fmt.Fprintf(stderr, "pbi-pusher emulator: -throttle-body %q: want message or error\n", f.opts.ThrottleBody)
+		return nil, exitUsage, true
+	}
 	return f, exitOK, false
+}
+
+// parseWorkspaces turns the -workspace ID[=NAME] values into Options.Workspaces.
+func (f *emulatorFlags) parseWorkspaces() error {
+	for _, v := range f.workspaces {
+		id, name, _ := strings.Cut(v, "=")
+		if !emulator.ValidWorkspaceID(id) {
+			return fmt.Errorf("-workspace %q: the id must be a uuid", v)
+		}
+		f.opts.Workspaces = append(f.opts.Workspaces, emulator.Workspace{ID: id, Name: name})
+	}
+	return nil
 }
 
 func limitFlags(fs *flag.FlagSet, o *emulator.Options) {

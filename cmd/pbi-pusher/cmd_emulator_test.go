@@ -22,6 +22,8 @@ func TestRunEmulatorUsage(t *testing.T) {
 		{[]string{"-nope"}, 2, "flag provided but not defined"},
 		{[]string{"extra"}, 2, "no arguments"},
 		{[]string{"-tls-cert", "x"}, 2, "go together"},
+		{[]string{"-workspace", "sales"}, 2, "must be a uuid"},
+		{[]string{"-throttle-body", "xml"}, 2, "want message or error"},
 	}
 	for _, tc := range tests {
 		var out, errb bytes.Buffer
@@ -36,7 +38,8 @@ func TestRunEmulatorServesAndStops(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int)
 	go func() {
-		done <- runEmulator(ctx, []string{"-listen", "127.0.0.1:0", "-token", "a,b", "-posts-per-minute", "1"}, pw, io.Discard)
+		done <- runEmulator(ctx, []string{"-listen", "127.0.0.1:0", "-token", "a,b", "-posts-per-minute", "1",
+			"-workspace", "6f2c1c3e-0000-4000-8000-0000000000aa=Sales team", "-strict-types", "-throttle-body", "error"}, pw, io.Discard)
 		pw.Close()
 	}()
 	line, _ := bufio.NewReader(pr).ReadString('\n')
@@ -45,13 +48,28 @@ func TestRunEmulatorServesAndStops(t *testing.T) {
 	if base == "" {
 		t.Fatalf("no URL in %q", line)
 	}
-	req, _ := http.NewRequest("GET", base+"/datasets", nil)
-	req.Header.Set("Authorization", "Bearer b")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("GET: %v %v", err, resp)
+	for _, tc := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/datasets", 200, `"value":[]`},
+		{"/groups", 200, `"value":[{"id":"6f2c1c3e-0000-4000-8000-0000000000aa","isReadOnly":false,"isOnDedicatedCapacity":false,"name":"Sales team"}]`},
+		{"/groups/6f2c1c3e-0000-4000-8000-0000000000aa/datasets", 200, `"value":[]`},
+		{"/groups/6f2c1c3e-0000-4000-8000-0000000000ab/datasets", 404, "PowerBIEntityNotFound"},
+	} {
+		req, _ := http.NewRequest("GET", base+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer b")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", tc.path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.want) {
+			t.Fatalf("GET %s: %d %s, want %d with %s", tc.path, resp.StatusCode, body, tc.status, tc.want)
+		}
 	}
-	resp.Body.Close()
 	cancel()
 	select {
 	case code := <-done:

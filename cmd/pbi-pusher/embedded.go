@@ -30,8 +30,12 @@ func startEmbedded(cfg *config.Config, log *slog.Logger) (stop func(), err error
 	buf := make([]byte, 16)
 	_, _ = rand.Read(buf)
 	token := hex.EncodeToString(buf)
+	opts := emulator.Options{Tokens: []string{token}, Logger: log.With("component", "emulator")}
+	if ws := cfg.PowerBI.Workspace; ws != "" { // the workspace the config names exists
+		opts.Workspaces = []emulator.Workspace{{ID: ws, Name: "pbi-pusher backfill"}}
+	}
 	srv := &http.Server{
-		Handler:           emulator.New(emulator.Options{Tokens: []string{token}, Logger: log.With("component", "emulator")}),
+		Handler:           emulator.New(opts),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
@@ -41,7 +45,6 @@ func startEmbedded(cfg *config.Config, log *slog.Logger) (stop func(), err error
 	}()
 	base := "http://" + ln.Addr().String()
 	cfg.PowerBI.APIURL = base + "/v1.0/myorg"
-	cfg.PowerBI.Workspace = ""
 	cfg.Auth = config.Auth{Method: "static_token", Token: token}
 	log.Info("pushing into the embedded Power BI emulator, not the service", "url", base+"/")
 	return func() {
