@@ -55,7 +55,13 @@ func TestErrorBodies(t *testing.T) {
 		{"long string", "POST", "datasets/" + id + "/tables/Sales/rows", `{"rows":[{"Name":"` + strings.Repeat("y", 4001) + `"}]}`,
 			`is 4001 characters long; the limit is 4000`},
 		{"wrong property case", "POST", "datasets", table(`"T"`, `{"name":"X","datatype":"Int64"}`),
-			`"message":"The property 'datatype' does not exist on type 'Microsoft.PowerBI.ServiceContracts.Api.Column'."`},
+			`{"error":{"code":"BadRequest","message":"Bad Request","details":[{"message":"The property 'datatype' does not exist on type 'Microsoft.PowerBI.ServiceContracts.Api.Column'. Make sure to only use property names that are defined by the type.","target":"dataset"}]}}`},
+		{"unknown dataset property (captured)", "POST", "datasets", `{"name":"A","compatibilityLevel":1520,"tables":[{"name":"T","columns":[{"name":"X","dataType":"Int64"}]}]}`,
+			`{"error":{"code":"BadRequest","message":"Bad Request","details":[{"message":"The property 'compatibilityLevel' does not exist on type 'Microsoft.PowerBI.ServiceContracts.Api.Dataset'. Make sure to only use property names that are defined by the type.","target":"dataset"}]}}`},
+		{"unknown rows body property", "POST", "datasets/" + id + "/tables/Sales/rows", `{"rows":[],"row":[]}`,
+			`"details":[{"message":"The property 'row' does not exist on type 'PostRowsRequest'. Make sure to only use property names that are defined by the type.","target":"requestMessage"}]`},
+		{"unknown table property in PUT", "PUT", "datasets/" + id + "/tables/Other", `{"name":"Other","columns":[{"name":"X","dataType":"Int64"}],"colour":1}`,
+			`"target":"requestMessage"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,17 @@ func datasetMode(s string) (mode string, push bool, ok bool) {
 	return "", false, false
 }
 
+// enumValue returns the value of allowed that v names case-insensitively: enum values are
+// case-insensitive live (the official dataset-properties example sends "bothDirections").
+func enumValue(v string, allowed ...string) (string, bool) {
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			return a, true
+		}
+	}
+	return "", false
+}
+
 // retentionPolicy canonicalises defaultRetentionPolicy ("" = None).
 func retentionPolicy(s string) (string, bool) {
 	switch strings.ToLower(s) {
@@ -99,9 +110,7 @@ func checkRelationship(raw json.RawMessage, d *dataset) *apiError {
 		field(m, typeRelationship, "crossFilteringBehavior", false, &cf)); err != nil {
 		return err
 	}
-	switch cf {
-	case "", "OneDirection", "BothDirections", "Automatic":
-	default:
+	if _, ok := enumValue(cf, "OneDirection", "BothDirections", "Automatic"); !ok && cf != "" {
 		return badRequest(name, "crossFilteringBehavior '%s' is not supported.", cf)
 	}
 	for _, end := range [][2]string{{ft, fc}, {tt, tc}} {

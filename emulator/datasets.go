@@ -45,7 +45,7 @@ func (s *Server) createDataset(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	aerr.write(w)
+	aerr.inBody("dataset").write(w)
 }
 
 func (s *Server) add(d *dataset) {

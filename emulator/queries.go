@@ -42,7 +42,7 @@ func (s *Server) executeQueries(w http.ResponseWriter, r *http.Request) {
 		res, aerr = s.runQuery(r, req)
 	}
 	if aerr != nil {
-		s.writeAPIError(w, aerr)
+		s.writeAPIError(w, aerr.inBody("requestMessage"))
 		return
 	}
 	writeJSON(w, http.StatusOK, res)

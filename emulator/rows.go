@@ -89,7 +89,7 @@ func (s *Server) decodeRows(w http.ResponseWriter, r *http.Request) ([]json.RawM
 	}
 	m, aerr := object(body, "PostRowsRequest", "rows")
 	if aerr != nil {
-		return nil, aerr
+		return nil, aerr.inBody("requestMessage")
 	}
 	var rows []json.RawMessage
 	if aerr := field(m, "PostRowsRequest", "rows", true, &rows); aerr != nil {

@@ -15,6 +15,8 @@ type apiError struct {
 	details []errorDetail
 	// retryAfter is the Retry-After of a 429, in seconds.
 	retryAfter int64
+	// unknownProp marks the unknown-property 400, whose target is the body parameter.
+	unknownProp bool
 	// limit names the Power BI limit the request exceeded (a Limit* constant), if any.
 	limit string
 	// pbiDetail, when set, adds the service's "pbi.error" object with this detail message.
@@ -55,10 +57,28 @@ func object(raw json.RawMessage, typ string, allowed ...string) (map[string]json
 	}
 	for k := range m {
 		if !slices.Contains(allowed, k) {
-			return nil, badRequest(typ, "The property '%s' does not exist on type '%s'.", k, typ)
+			return nil, unknownProperty(k, typ)
 		}
 	}
 	return m, nil
+}
+
+// unknownProperty is the captured live 400 for a property the type does not define: top-level
+// message "Bad Request", the detail naming property and type, its target the body parameter
+// (set by the handler with inBody).
+func unknownProperty(prop, typ string) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: CodeBadRequest, msg: "Bad Request", unknownProp: true,
+		details: []errorDetail{{Message: fmt.Sprintf("The property '%s' does not exist on type '%s'. "+
+			"Make sure to only use property names that are defined by the type.", prop, typ)}}}
+}
+
+// inBody sets the target of an unknown-property error to the operation's body parameter
+// name (dataset, requestMessage, …), as the service does.
+func (e *apiError) inBody(param string) *apiError {
+	if e != nil && e.unknownProp {
+		e.details[0].Target = param
+	}
+	return e
 }
 
 // field decodes m[key] into dst; required reports a missing key as an error.

@@ -55,7 +55,7 @@ func (s *Server) putTable(w http.ResponseWriter, r *http.Request) {
 		aerr = s.replaceColumns(r, nt)
 	}
 	if aerr != nil {
-		aerr.write(w)
+		aerr.inBody("requestMessage").write(w)
 		return
 	}
 	writeJSON(w, http.StatusOK, nt.json())

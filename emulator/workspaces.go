@@ -189,7 +189,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) {
 		ws, aerr = s.addWorkspace(name)
 	}
 	if aerr != nil {
-		aerr.write(w)
+		aerr.inBody("requestParameters").write(w)
 		return
 	}
 	s.o.Logger.Info("workspace created", "id", ws.ID, "name", ws.Name)
