@@ -79,7 +79,7 @@ func TestSchemaPlanApply(t *testing.T) {
 	versions := map[string]string{"v1": colsV1, "v2": colsV2, "v3": colsV3, "v4": colsV4}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := emulatortest.Start(t, emulator.Options{})
+			e := emulatortest.Start(t, emulator.Options{Workspaces: []emulator.Workspace{{ID: "6f2c1c3e-0000-4000-8000-000000000001"}}})
 			var code int
 			var out, errs string
 			for i, step := range tt.steps {
