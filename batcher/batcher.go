@@ -61,6 +61,11 @@ type Options struct {
 	Poll time.Duration
 	// Jitter maps a backoff step to the wait used; nil = uniform in [d/2, d].
 	Jitter func(time.Duration) time.Duration
+	// LiveReserve is the share of the limits a draining backlog leaves to live rows
+	// (SchedulerConfig.LiveReserve): batch.live_reserve for `run`, 0 for backfill.
+	LiveReserve float64
+	// Serial keeps one POST per table in flight (SchedulerConfig.Serial).
+	Serial bool
 }
 
 // PostLog persists the POSTs a dataset sent in the last hour.
@@ -126,7 +131,8 @@ func NewDispatcher(o Options) *Dispatcher {
 		d.keys[t.Name] = spool.QueueKey{Dataset: o.Dataset.Name, Table: t.Name}
 	}
 	d.sched = NewScheduler(d.clock.Now(), SchedulerConfig{Limits: o.Dataset.Limits,
-		Retention: o.Dataset.Retention, Tables: tables, Linger: d.o.Linger, Jitter: o.Jitter})
+		Retention: o.Dataset.Retention, Tables: tables, Linger: d.o.Linger, Jitter: o.Jitter,
+		LiveReserve: o.LiveReserve, Serial: o.Serial})
 	return d
 }
 

@@ -1,12 +1,14 @@
 package batcher
 
 import (
+	"github.com/pbi-pusher/pbi-pusher/config"
 	"testing"
 	"time"
 )
 
 // Tables of one dataset share its budget: two backlogs split it evenly, and a trickle next to a
-// backlog is not held behind it.
+// backlog is not held behind it (streaming mode: the live reserve keeps budget and a pending slot
+// for it, so it is posted within linger even while the backlog drains greedily).
 func TestFairShare(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -20,7 +22,11 @@ func TestFairShare(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := newSim(SchedulerConfig{Retention: "basicFIFO", Tables: []string{"a", "b"}})
+			c := SchedulerConfig{Retention: "basicFIFO", Tables: []string{"a", "b"}}
+			if tc.trickleB {
+				c.LiveReserve = config.DefaultLiveReserve
+			}
+			m := newSim(c)
 			m.latency = 200 * time.Millisecond
 			m.q["a"].push(tc.backlogA, t0)
 			if tc.backlogB > 0 {
@@ -43,6 +49,9 @@ func TestFairShare(t *testing.T) {
 			if tc.trickleB {
 				if latB > time.Second+50*time.Millisecond || b < 3500 {
 					t.Errorf("trickle: %d rows posted, worst wait %v, want all 3600 within 1.05s", b, latB)
+				}
+				if a+b < 890_000 {
+					t.Errorf("backlog: %d rows in the first hour, want the hour less the reserve (900,000) less the trickle", a)
 				}
 				return
 			}

@@ -55,8 +55,8 @@ func TestDispatcherShutdown(t *testing.T) {
 		wantReady  int
 		wantRunFor time.Duration // from cancel to Run's return, at most
 	}{
-		{name: "in-flight POST finishes", latency: 3 * time.Second, wantAcked: 10_000, wantReady: 10_000, wantRunFor: 3 * time.Second},
-		{name: "hung POST is abandoned at Abort", block: true, wantReady: 20_000, wantRunFor: 10 * time.Second},
+		{name: "in-flight POST finishes", latency: 3 * time.Second, wantAcked: 10_000, wantReady: 5_000, wantRunFor: 3 * time.Second},
+		{name: "hung POST is abandoned at Abort", block: true, wantReady: 15_000, wantRunFor: 10 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -64,8 +64,8 @@ func TestDispatcherShutdown(t *testing.T) {
 				abort, stopAbort := context.WithCancel(context.Background())
 				h := start(Options{Abort: abort})
 				h.s.latency, h.s.block = tc.latency, tc.block
-				h.q.append(keyA, 20_000)
-				synctest.Wait() // the first POST is in flight
+				h.q.append(keyA, 15_000) // one full POST; the partial rest waits for it
+				synctest.Wait()          // the first POST is in flight
 				h.cancel()
 				timeout := time.AfterFunc(10*time.Second, stopAbort) // shutdown_timeout
 				defer timeout.Stop()

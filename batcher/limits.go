@@ -54,3 +54,20 @@ func scaleLimits(l config.Limits, f float64) effective {
 	e.rowsPerPost = min(l.RowsPerPost, e.rowsPerHour)
 	return e
 }
+
+// less returns e with every rate (and the pending count) lowered by the share reserve, each at
+// least 1; with a reserve, one pending slot is kept too (when there are two or more).
+func (e effective) less(reserve float64) effective {
+	if reserve <= 0 {
+		return e
+	}
+	sc := func(v int) int { return max(1, int(math.Floor(float64(v)*(1-reserve)+1e-9))) }
+	d := effective{
+		rowsPerHour:       sc(e.rowsPerHour),
+		postsPerMinute:    sc(e.postsPerMinute),
+		postsPerHourLarge: sc(e.postsPerHourLarge),
+		pending:           max(1, e.pending-1),
+	}
+	d.rowsPerPost = min(e.rowsPerPost, d.rowsPerHour)
+	return d
+}

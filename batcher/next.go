@@ -16,7 +16,7 @@ func (s *Scheduler) Next(now time.Time) Decision {
 		return Decision{Wait: soonest}
 	}
 	n := s.size(t)
-	if w := s.admitWait(now, n); w > 0 {
+	if w := s.admitWait(now, t, n); w > 0 {
 		if u := s.overtake(now, t, n); u != nil {
 			return Decision{Table: u.name, Rows: s.size(u)}
 		}
@@ -27,15 +27,17 @@ func (s *Scheduler) Next(now time.Time) Decision {
 
 // overtake returns a ready table that may post now while head waits for its n rows: one whose
 // rows served after this POST stay within head's after its POST (fair queuing's finish tags),
-// so a trickle is not held behind a full POST that waits for budget.
+// or one that posts live rows while head drains a backlog, so a trickle is not held behind a
+// full POST that waits for budget.
 func (s *Scheduler) overtake(now time.Time, head *tableState, n int) *tableState {
 	var best *tableState
 	for _, t := range s.tables {
-		if t == head || t.busy || t.backlog <= 0 || s.readyIn(now, t) > 0 {
+		if t == head || !s.canPost(t) || s.readyIn(now, t) > 0 {
 			continue
 		}
 		k := s.size(t)
-		if t.served+int64(k) > head.served+int64(n) || s.admitWait(now, k) > 0 {
+		fair := t.served+int64(k) <= head.served+int64(n) || (s.draining(head) && !s.draining(t))
+		if !fair || s.admitWait(now, t, k) > 0 {
 			continue
 		}
 		if best == nil || t.served < best.served {
@@ -45,6 +47,25 @@ func (s *Scheduler) overtake(now time.Time, head *tableState, n int) *tableState
 	return best
 }
 
+// canPost reports whether t has rows and may start one more POST: a table posts one POST at a
+// time while it bisects, when Serial, or when its rows fit one POST; a draining table may have
+// several in flight.
+func (s *Scheduler) canPost(t *tableState) bool {
+	if t.backlog <= 0 {
+		return false
+	}
+	if t.posts == 0 {
+		return true
+	}
+	return !s.serial && t.bisecting == 0 && len(t.bisect) == 0 && s.draining(t)
+}
+
+// draining reports whether t is behind: its ready rows fill a POST. Its POSTs use the limits
+// less the live reserve.
+func (s *Scheduler) draining(t *tableState) bool {
+	return len(t.bisect) == 0 && t.backlog >= s.eff.rowsPerPost
+}
+
 // pick returns the ready table that has posted the fewest rows (ties: round robin), and how
 // long until a table that is not ready yet becomes ready (Forever if none).
 func (s *Scheduler) pick(now time.Time) (*tableState, time.Duration) {
@@ -52,7 +73,7 @@ func (s *Scheduler) pick(now time.Time) (*tableState, time.Duration) {
 	soonest := Forever
 	for i := range s.tables {
 		t := s.tables[(s.last+1+i)%len(s.tables)]
-		if t.busy || t.backlog <= 0 {
+		if !s.canPost(t) {
 			continue
 		}
 		if w := s.readyIn(now, t); w > 0 {
@@ -81,18 +102,28 @@ func (s *Scheduler) size(t *tableState) int {
 	if k := len(t.bisect); k > 0 {
 		n = min(n, t.bisect[k-1])
 	}
+	if s.draining(t) {
+		n = min(n, s.drain.rowsPerPost)
+	}
 	return n
 }
 
-// admitWait returns how long until a POST of n rows fits every limit (0 = now).
-func (s *Scheduler) admitWait(now time.Time, n int) time.Duration {
-	w := max(
-		s.win.rowsWait(now, n, s.eff.rowsPerHour),
-		s.rowPacer.delay(now, n),
-		s.postPacer.delay(now, 1),
-	)
-	if s.large {
-		return max(w, s.win.countWait(now, hour, s.eff.postsPerHourLarge))
+// admitWait returns how long until a POST of n rows of t fits every limit (0 = now): the
+// rolling windows (less the live reserve while t drains) and, once throttled, the pacers.
+func (s *Scheduler) admitWait(now time.Time, t *tableState, n int) time.Duration {
+	l := s.eff
+	if s.draining(t) {
+		l = s.drain
+		if s.inflight >= l.pending {
+			return Forever // a Result frees a slot
+		}
 	}
-	return max(w, s.win.countWait(now, minute, s.eff.postsPerMinute))
+	w := s.win.rowsWait(now, n, l.rowsPerHour)
+	if s.paced() {
+		w = max(w, s.rowPacer.delay(now, n), s.postPacer.delay(now, 1))
+	}
+	if s.large {
+		return max(w, s.win.countWait(now, hour, l.postsPerHourLarge))
+	}
+	return max(w, s.win.countWait(now, minute, l.postsPerMinute))
 }

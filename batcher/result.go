@@ -16,15 +16,18 @@ func (s *Scheduler) Sent(now time.Time, table string, rows int) Ticket {
 		return Ticket{}
 	}
 	tk.id = s.win.send(now, rows)
-	s.rowPacer.take(now, rows)
-	s.postPacer.take(now, 1)
+	if s.paced() {
+		s.rowPacer.take(now, rows)
+		s.postPacer.take(now, 1)
+	}
 	s.inflight++
-	t.busy = true
+	t.posts++
 	t.inflightRows += rows
 	t.served += int64(rows)
 	t.backlog = max(0, t.backlog-rows)
 	if k := len(t.bisect); k > 0 {
 		t.bisect, tk.bisect = t.bisect[:k-1], true
+		t.bisecting++
 	}
 	s.last = s.index(t)
 	s.stats.Posts++
@@ -51,7 +54,10 @@ func (s *Scheduler) Result(now time.Time, tk Ticket, o Outcome) {
 	}
 	s.win.finish(tk.id, now)
 	s.inflight--
-	t.busy = false
+	t.posts--
+	if tk.bisect {
+		t.bisecting--
+	}
 	t.inflightRows -= tk.Rows
 	switch o.Class {
 	case sink.OK:
@@ -85,7 +91,7 @@ func (s *Scheduler) ok(now time.Time, t *tableState, tk Ticket) {
 func (s *Scheduler) throttled(now time.Time, t *tableState, tk Ticket, retryAfter time.Duration) {
 	s.stats.Throttled++
 	s.win.refund(tk.id)
-	s.rowPacer.refund(now, tk.Rows)
+	s.refundPacer(now, tk.Rows)
 	if retryAfter <= 0 {
 		retryAfter = s.back.next()
 	}
@@ -104,7 +110,7 @@ func (s *Scheduler) rejected(now time.Time, t *tableState, tk Ticket) {
 		s.stats.RowsDeadLettered++
 	}
 	s.win.refund(tk.id)
-	s.rowPacer.refund(now, tk.Rows)
+	s.refundPacer(now, tk.Rows)
 	if tk.Rows > 1 {
 		first := tk.Rows / 2
 		t.bisect = append(t.bisect, tk.Rows-first, first)
@@ -153,4 +159,11 @@ func (s *Scheduler) Preload(now time.Time, posts []spool.PostRecord) {
 	}
 	s.win.prune(now)
 	s.updateTier(now)
+}
+
+// refundPacer gives the rows of a refused POST back to the row pacer (when pacing).
+func (s *Scheduler) refundPacer(now time.Time, rows int) {
+	if s.paced() {
+		s.rowPacer.refund(now, rows)
+	}
 }

@@ -19,6 +19,13 @@ type SchedulerConfig struct {
 	Linger    time.Duration // how long a partial POST waits for more rows; 0 = 1s
 	// Jitter maps a backoff step d to the wait used; nil = uniform in [d/2, d].
 	Jitter func(d time.Duration) time.Duration
+	// LiveReserve is the share of each rate limit (rows per hour, POSTs per window) that backlog
+	// POSTs leave to live rows, in [0, 1); with a reserve, backlog POSTs also leave one pending
+	// slot free. 0 (backfill) lets a backlog use every limit in full. See config.DefaultLiveReserve.
+	LiveReserve float64
+	// Serial keeps one POST per table in flight (row order kept across POSTs, e.g. when the
+	// service sees sequence numbers); otherwise a table's backlog uses every pending slot.
+	Serial bool
 }
 
 // Decision is what the scheduler wants now: post Rows rows of Table, or wait.
@@ -42,21 +49,29 @@ type Ticket struct {
 //
 // Limits (per dataset, all at once): rows per POST; rows per rolling hour and POSTs per rolling
 // minute (or per rolling hour in the large tier), checked against an exact log of the POSTs of
-// the last hour, so no window ever holds more than the limit; pending POSTs. Inside those, two
-// x/time/rate pacers spread rows and POSTs evenly. Batch size: n = min(rows per POST, backlog):
-// with a backlog every POST is full (at defaults 10,000 rows every 36 s = 1M rows/h in 100
-// POSTs, which also fits the 120 POSTs/h large tier) and the POST waits until the hour window
-// and the row pacer admit all n; with a trickle, rows go out once the oldest has waited Linger.
+// the last hour, so no window ever holds more than the limit; pending POSTs. Drain is greedy: a
+// POST goes out as soon as every window admits it, so a backlog leaves as fast as the limits
+// permit (300,000 rows = 30 POSTs, 5 at a time; a 5M-row backlog takes 1M rows per rolling hour,
+// each hour's share at once). Batch size: n = min(rows per POST, backlog): with a backlog every
+// POST is full (1M rows/h in 100 POSTs, which also fits the 120 POSTs/h large tier); with a
+// trickle, rows go out once the oldest has waited Linger. A table whose backlog fills a POST is
+// draining and may use only 1-LiveReserve of each limit (and all pending slots but one), so
+// partial (live) POSTs always find budget. Only once the service throttles (AIMD multiplier < 1)
+// do two x/time/rate pacers spread the lowered rate evenly.
 // Tables are served fairly: the ready table that has posted the fewest rows goes first.
 type Scheduler struct {
 	limits config.Limits
 	none   bool // retention None: the large tier applies past LargeTableRows
 	linger time.Duration
 	share  float64
-	aimd   aimd
-	back   backoff
-	eff    effective
-	large  bool
+	// reserve is LiveReserve; serial is SchedulerConfig.Serial.
+	reserve float64
+	serial  bool
+	aimd    aimd
+	back    backoff
+	eff     effective
+	drain   effective // eff less the live reserve: what backlog POSTs may use
+	large   bool
 
 	tables []*tableState
 	byName map[string]*tableState
@@ -78,21 +93,24 @@ type tableState struct {
 	served       int64 // rows posted, for fairness
 	delivered    int64 // rows stored in the service (spool count), for the large tier
 	inflightRows int
-	busy         bool  // one POST per table at a time: keeps row order and bisecting simple
+	posts        int   // POSTs in flight
+	bisecting    int   // bisect POSTs in flight: while > 0 or bisect is set, one POST at a time
 	bisect       []int // sizes of the next POSTs (stack; top = next) while bisecting a rejection
 }
 
 // NewScheduler returns a scheduler at now.
 func NewScheduler(now time.Time, c SchedulerConfig) *Scheduler {
 	s := &Scheduler{
-		limits: WithDefaults(c.Limits),
-		none:   !strings.EqualFold(c.Retention, "basicFIFO"),
-		linger: c.Linger,
-		share:  1,
-		aimd:   newAIMD(),
-		back:   backoff{jitter: c.Jitter},
-		byName: map[string]*tableState{},
-		last:   -1,
+		limits:  WithDefaults(c.Limits),
+		none:    !strings.EqualFold(c.Retention, "basicFIFO"),
+		linger:  c.Linger,
+		share:   1,
+		reserve: min(max(c.LiveReserve, 0), 0.9),
+		serial:  c.Serial,
+		aimd:    newAIMD(),
+		back:    backoff{jitter: c.Jitter},
+		byName:  map[string]*tableState{},
+		last:    -1,
 	}
 	if s.linger <= 0 {
 		s.linger = time.Second
@@ -105,9 +123,6 @@ func NewScheduler(now time.Time, c SchedulerConfig) *Scheduler {
 		s.tables = append(s.tables, t)
 		s.byName[name] = t
 	}
-	s.eff = scaleLimits(s.limits, 1)
-	s.rowPacer = newPacer(float64(s.eff.rowsPerHour)/3600, s.rowBurst()) // starts full
-	s.postPacer = newPacer(1, max(1, s.eff.postsPerMinute/12))
 	s.apply(now)
 	return s
 }
@@ -116,13 +131,28 @@ func NewScheduler(now time.Time, c SchedulerConfig) *Scheduler {
 // multiplier or tier.
 func (s *Scheduler) apply(now time.Time) {
 	s.eff = scaleLimits(s.limits, s.share*s.aimd.m)
-	s.rowPacer.set(now, float64(s.eff.rowsPerHour)/3600, s.rowBurst())
-	if s.large {
-		s.postPacer.set(now, float64(s.eff.postsPerHourLarge)/3600, max(1, s.eff.postsPerHourLarge/60))
+	s.drain = s.eff.less(s.reserve)
+	if !s.paced() {
+		s.rowPacer, s.postPacer = nil, nil
 		return
 	}
-	s.postPacer.set(now, float64(s.eff.postsPerMinute)/60, max(1, s.eff.postsPerMinute/12))
+	// Throttled: follow the lowered rate evenly, one POST of burst. The pacers start full when
+	// pacing starts (the windows already hold what was sent).
+	rowRate := float64(s.eff.rowsPerHour) / 3600
+	postRate := float64(s.eff.postsPerMinute) / 60
+	if s.large {
+		postRate = float64(s.eff.postsPerHourLarge) / 3600
+	}
+	if s.rowPacer == nil {
+		s.rowPacer, s.postPacer = newPacer(rowRate, s.eff.rowsPerPost), newPacer(postRate, 1)
+		return
+	}
+	s.rowPacer.set(now, rowRate, s.eff.rowsPerPost)
+	s.postPacer.set(now, postRate, 1)
 }
+
+// paced reports whether the service pushed back (AIMD multiplier below 1): the pacers apply.
+func (s *Scheduler) paced() bool { return s.aimd.m < 1 }
 
 // SetLimits replaces the configured limits; the POSTs already logged keep counting.
 func (s *Scheduler) SetLimits(now time.Time, l config.Limits) {
@@ -146,7 +176,7 @@ func (s *Scheduler) SetBacklog(table string, rows int, oldest time.Time) {
 	if t == nil {
 		return
 	}
-	if t.backlog == 0 && !t.busy && rows > 0 {
+	if t.backlog == 0 && t.posts == 0 && rows > 0 {
 		t.served = max(t.served, s.minServed(t)) // a table back from idle has no credit
 	}
 	t.backlog, t.oldest = rows, oldest
@@ -156,7 +186,7 @@ func (s *Scheduler) SetBacklog(table string, rows int, oldest time.Time) {
 func (s *Scheduler) minServed(x *tableState) int64 {
 	m, found := x.served, false
 	for _, t := range s.tables {
-		if t != x && (t.backlog > 0 || t.busy) && (!found || t.served < m) {
+		if t != x && (t.backlog > 0 || t.posts > 0) && (!found || t.served < m) {
 			m, found = t.served, true
 		}
 	}
@@ -184,17 +214,4 @@ func (s *Scheduler) updateTier(now time.Time) {
 		s.large = large
 		s.apply(now)
 	}
-}
-
-// rowBurst is the row pacer's burst. The exact rolling-hour log is what keeps every 3,600 s window
-// within the limit; the pacer only smooths. While the service has not pushed back (AIMD multiplier
-// 1), the burst is a quarter of the hourly budget, so a load up to 250,000 rows (at the default
-// 1,000,000 rows/h) goes out at the POST rate instead of being spread over the hour. Once the
-// service throttles, the burst shrinks to one POST so the lowered rate is followed evenly (a large
-// burst would overshoot a service that shares the budget with another writer).
-func (s *Scheduler) rowBurst() int {
-	if s.aimd.m < 1 {
-		return s.eff.rowsPerPost
-	}
-	return max(s.eff.rowsPerHour/4, s.eff.rowsPerPost)
 }

@@ -89,6 +89,9 @@ type Spool struct {
 type Batch struct {
 	// Linger is how long a partial batch waits for more rows. Default 1s.
 	Linger Duration `yaml:"linger"`
+	// LiveReserve is the share of every rate limit a draining backlog leaves to live rows in
+	// `run` (never in backfill), in [0, 0.5]. Default DefaultLiveReserve; nil before defaults.
+	LiveReserve *float64 `yaml:"live_reserve"`
 }
 
 // Dataset is one push dataset and its tables.

@@ -30,6 +30,19 @@ const (
 	DefaultShutdownTimeout = 20 * time.Second
 )
 
+// DefaultLiveReserve is batch.live_reserve. A backlog drains greedily: it spends the rolling
+// hour's whole budget in its first minute, so without a reserve, rows arriving live on any table
+// of the dataset would then wait up to an hour for the window to move. A tenth keeps 100,000 rows
+// per hour (28 rows/s sustained, more than a typical dashboard feed), 12 POSTs per minute (12 per
+// hour in the large tier) and one of the 5 pending slots for live rows, while a backlog still
+// drains at 90% of the ceiling and a backlog under 900,000 rows still goes out at once. A larger
+// reserve slows every catch-up for a live rate few feeds reach; a smaller one leaves too few
+// POSTs to keep a 1 row/s trickle within linger. Backfill has no live rows and keeps no reserve.
+const DefaultLiveReserve = 0.1
+
+// MaxLiveReserve bounds batch.live_reserve: a backlog always keeps at least half of the limits.
+const MaxLiveReserve = 0.5
+
 // ServiceLimits are Power BI's push-dataset limits (shared/pbi-api.md §3). They are the defaults
 // and the maxima for Dataset.Limits.
 var ServiceLimits = Limits{
@@ -59,6 +72,10 @@ func (c *Config) ApplyDefaults() {
 	}
 	setString(&c.Spool.WhenFull, DefaultWhenFull)
 	setDuration(&c.Batch.Linger, DefaultLinger)
+	if c.Batch.LiveReserve == nil {
+		r := DefaultLiveReserve
+		c.Batch.LiveReserve = &r
+	}
 	for i := range c.Datasets {
 		c.Datasets[i].applyDefaults()
 	}

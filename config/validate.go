@@ -95,6 +95,9 @@ func (c *Config) ValidateWith(opts ValidateOptions) error {
 	for i := range c.Sources {
 		c.validateSource(p, i)
 	}
+	if r := c.Batch.LiveReserve; r != nil && !(*r >= 0 && *r <= MaxLiveReserve) {
+		p.add("batch.live_reserve", "must be between 0 and %v (a share of the limits)", MaxLiveReserve)
+	}
 	p.oneOf("log.format", c.Log.Format, "auto", "text", "json")
 	p.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	return errors.Join(p.errs...)

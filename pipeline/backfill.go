@@ -67,7 +67,8 @@ func (p *Pipeline) Backfill(ctx context.Context, o BackfillOptions) (Summary, er
 	// sent again); then they are cancelled and their rows stay spooled.
 	abortCtx, abort := abortAfter(ctx, time.Duration(p.cfg.ShutdownTimeout))
 	defer abort()
-	wait := p.Start(runCtx, abortCtx, func(ds string, err error) { fatalCh <- fmt.Errorf("dataset %s: %w", ds, err) })
+	// A backfill has no live rows: it keeps no reserve and drains at every limit.
+	wait := p.start(runCtx, abortCtx, 0, func(ds string, err error) { fatalCh <- fmt.Errorf("dataset %s: %w", ds, err) })
 	err = bf.run(runCtx, fatalCh)
 	stopRun()
 	wait()

@@ -137,6 +137,15 @@ func (p *Pipeline) Config() *config.Config { return p.cfg }
 // finish until abort is done. A dataset that hits a fatal error stops and is reported to fatal;
 // the others keep running. The returned wait blocks until every dispatcher returned.
 func (p *Pipeline) Start(ctx, abort context.Context, fatal func(dataset string, err error)) (wait func()) {
+	reserve := config.DefaultLiveReserve
+	if r := p.cfg.Batch.LiveReserve; r != nil {
+		reserve = *r
+	}
+	return p.start(ctx, abort, reserve, fatal)
+}
+
+// start is Start with the share of the limits a backlog leaves to live rows (0 for a backfill).
+func (p *Pipeline) start(ctx, abort context.Context, reserve float64, fatal func(dataset string, err error)) (wait func()) {
 	var queue batcher.Queue = p.Spool
 	if p.wrapQueue != nil {
 		queue = p.wrapQueue(queue)
@@ -151,6 +160,10 @@ func (p *Pipeline) Start(ctx, abort context.Context, fatal func(dataset string, 
 			Logger:  p.log.With("component", "batcher", "dataset", ds.Name),
 			Abort:   abort,
 			PostLog: p.Spool,
+			// Live rows get a reserve; with sequence numbers a table's POSTs go one at a time,
+			// in order.
+			LiveReserve: reserve,
+			Serial:      p.cfg.PowerBI.SequenceNumbers,
 		})
 		p.mu.Lock()
 		p.dispatchers[ds.Name] = d
