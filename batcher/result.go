@@ -66,6 +66,7 @@ func (s *Scheduler) Result(now time.Time, tk Ticket, o Outcome) {
 		s.throttled(now, t, tk, o.RetryAfter)
 	case sink.Retryable:
 		s.stats.Retryable++
+		t.unknown += int64(tk.Rows) // a 5xx or a lost answer: the rows may be stored
 		s.pause(now, s.back.next())
 		s.keepBisect(t, tk)
 	case sink.Rejected:

@@ -105,6 +105,7 @@ func (r *run) refresh() {
 	for name, key := range r.d.keys {
 		bl := r.d.o.Queue.Backlog(key)
 		r.d.sched.SetBacklog(name, bl.Rows, bl.Oldest)
+		r.d.sched.SetRequeued(r.d.clock.Now(), name, bl.Requeued)
 	}
 }
 

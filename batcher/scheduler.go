@@ -87,15 +87,19 @@ type Scheduler struct {
 
 // tableState is the scheduler's view of one table queue.
 type tableState struct {
-	name         string
-	backlog      int
-	oldest       time.Time
-	served       int64 // rows posted, for fairness
-	delivered    int64 // rows stored in the service (spool count), for the large tier
-	inflightRows int
-	posts        int   // POSTs in flight
-	bisecting    int   // bisect POSTs in flight: while > 0 or bisect is set, one POST at a time
-	bisect       []int // sizes of the next POSTs (stack; top = next) while bisecting a rejection
+	name      string
+	backlog   int
+	oldest    time.Time
+	served    int64 // rows posted, for fairness
+	delivered int64 // rows stored in the service (spool count), for the large tier
+	// requeued (from the spool: in flight at an unclean stop) and unknown (POSTs of this process
+	// whose outcome was an error the rows may have been stored before) are rows the service may
+	// hold on top of delivered: the large tier counts them.
+	requeued, unknown int64
+	inflightRows      int
+	posts             int   // POSTs in flight
+	bisecting         int   // bisect POSTs in flight: while > 0 or bisect is set, one POST at a time
+	bisect            []int // sizes of the next POSTs (stack; top = next) while bisecting a rejection
 }
 
 // NewScheduler returns a scheduler at now.
@@ -201,12 +205,21 @@ func (s *Scheduler) SetDelivered(now time.Time, table string, rows int64) {
 	}
 }
 
+// SetRequeued records how many rows of table were re-queued after an unclean stop over the
+// spool's life (spool.Backlog.Requeued): the service may hold them already.
+func (s *Scheduler) SetRequeued(now time.Time, table string, rows int64) {
+	if t := s.byName[table]; t != nil && t.requeued != rows {
+		t.requeued = rows
+		s.updateTier(now)
+	}
+}
+
 // updateTier switches to the large tier once a retention-None table holds (or, counting the rows
-// in flight, may hold) LargeTableRows rows.
+// in flight and those whose delivery is unknown, may hold) LargeTableRows rows.
 func (s *Scheduler) updateTier(now time.Time) {
 	large := false
 	for _, t := range s.tables {
-		if s.none && t.delivered+int64(t.inflightRows) >= int64(s.limits.LargeTableRows) {
+		if s.none && t.delivered+t.requeued+t.unknown+int64(t.inflightRows) >= int64(s.limits.LargeTableRows) {
 			large = true
 		}
 	}

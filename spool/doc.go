@@ -18,7 +18,8 @@
 //	└── sys/                         spool bookkeeping
 //	    ├── "delivered" 0x00 <queue> → 8B count of acked rows
 //	    ├── "dropped"                → 8B rows dropped by when_full=drop_oldest
-//	    └── "requeued"               → 8B in-flight rows re-queued at Open
+//	    ├── "requeued"               → 8B in-flight rows re-queued at Open
+//	    └── "requeued" 0x00 <queue>  → 8B the same, per queue (rows Power BI may hold already)
 //
 //	spool.db.pid                     sidecar: pid of the process holding the file lock
 //

@@ -16,6 +16,7 @@ var (
 	keyDropped   = []byte("dropped")
 	keyRequeued  = []byte("requeued")
 	keyDelivered = "delivered\x00"
+	keyRequeuedQ = "requeued\x00"
 )
 
 // topBuckets are created at Open.

@@ -15,7 +15,7 @@ func (s *Spool) load() error {
 				return err
 			}
 		}
-		n, err := requeueInflight(tx)
+		n, err := requeueInflight(tx, tx.Bucket(bucketSys))
 		if err != nil {
 			return err
 		}
@@ -39,20 +39,26 @@ func (s *Spool) load() error {
 }
 
 // requeueInflight drops every in-flight marker (whole buckets: no cursor deletes) and returns
-// how many markers still pointed at a row.
-func requeueInflight(tx *bolt.Tx) (int, error) {
+// how many markers still pointed at a row; it adds each queue's count to its counter in sys.
+func requeueInflight(tx *bolt.Tx, sys *bolt.Bucket) (int, error) {
 	inf, queues := tx.Bucket(bucketInflight), tx.Bucket(bucketQueues)
 	var names [][]byte
 	n := 0
 	err := inf.ForEachBucket(func(name []byte) error {
 		names = append(names, append([]byte(nil), name...))
 		qb := queues.Bucket(name)
-		return inf.Bucket(name).ForEach(func(k, _ []byte) error {
+		nq := 0
+		err := inf.Bucket(name).ForEach(func(k, _ []byte) error {
 			if qb != nil && qb.Get(k) != nil {
-				n++
+				nq++
 			}
 			return nil
 		})
+		n += nq
+		if err != nil {
+			return err
+		}
+		return addU64(sys, []byte(keyRequeuedQ+string(name)), uint64(nq))
 	})
 	if err != nil {
 		return 0, err
@@ -95,6 +101,7 @@ func scanQueues(tx *bolt.Tx, st *state) error {
 		}
 		qs := st.queue(q)
 		qs.delivered = int64(getU64(sys.Get([]byte(keyDelivered + string(name)))))
+		qs.requeued = int64(getU64(sys.Get([]byte(keyRequeuedQ + string(name)))))
 		return queues.Bucket(name).ForEach(func(k, v []byte) error {
 			size := int64(len(rowData(v)))
 			qs.addReady(1, size, keySeq(k), rowAt(v))

@@ -68,6 +68,9 @@ type Backlog struct {
 	Rows   int
 	Bytes  int64
 	Oldest time.Time // append time of the oldest ready row; zero if none
+	// Requeued counts the rows re-queued at Open (in flight at an unclean stop) over the file's
+	// life: Power BI may already hold them, so they count toward the table's size.
+	Requeued int64
 }
 
 // DeadLetter is one dead-lettered row.

@@ -34,6 +34,7 @@ type queueState struct {
 	oldestAt   time.Time
 	taken      map[uint64]takenRow
 	delivered  int64
+	requeued   int64 // rows re-queued at Open over the file's life (Power BI may hold them)
 }
 
 // takenRow remembers what an in-flight row needs when it comes back.
@@ -55,7 +56,7 @@ func (st *state) queue(q QueueKey) *queueState {
 }
 
 func (qs *queueState) backlog() Backlog {
-	b := Backlog{Rows: qs.ready, Bytes: qs.readyBytes}
+	b := Backlog{Rows: qs.ready, Bytes: qs.readyBytes, Requeued: qs.requeued}
 	if qs.ready > 0 {
 		b.Oldest = qs.oldestAt
 	}

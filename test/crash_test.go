@@ -274,8 +274,11 @@ func TestCrashBackfillSurvivesSIGKILL(t *testing.T) {
 	want := genRows(0, crashRows)
 	input := filepath.Join(dir, "rows.jsonl")
 	writeJSONL(t, input, want)
-	// Default service limits (120 POSTs/min, 1,000,000 rows/h, 5 pending), 2,000 rows per POST.
-	cfg := writeConfig(t, dir, emu, limits{rowsPerPost: crashRowsPerPost, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5})
+	// Default service limits (120 POSTs/min, 1,000,000 rows/h), 2,000 rows per POST, one POST
+	// in flight: a backlog drains with every pending POST, so with 5 the 20 kills could leave up
+	// to 200,000 duplicates, and 200,000 rows plus those cross the 250,000 rows of the large tier
+	// (120 POSTs per hour; this test sends more), which would stall the test for an hour.
+	cfg := writeConfig(t, dir, emu, limits{rowsPerPost: crashRowsPerPost, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 1})
 	spoolPath := filepath.Join(dir, "spool.db")
 	abs, err := filepath.Abs(input)
 	if err != nil {
