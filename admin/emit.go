@@ -38,6 +38,7 @@ func (e emitter) dataset(d DatasetStatus, spool bool) {
 	for _, t := range d.Tables {
 		e.table(d.Name, t, spool)
 	}
+	e.sink(d.Name, d.Sink)
 	b := d.Budget
 	if b == nil {
 		return
@@ -55,6 +56,25 @@ func (e emitter) dataset(d DatasetStatus, spool bool) {
 	}
 	e.emit("retry_waits_total", float64(b.RetryWaits), d.Name)
 	e.emit("retry_wait_seconds_total", b.RetryWaitSeconds, d.Name)
+}
+
+// sinkStates are the values of the state label of sink_state.
+var sinkStates = []string{"connecting", "up", "failing", "auth_failed", "parked"}
+
+func (e emitter) sink(ds string, s *SinkStatus) {
+	if s == nil {
+		return
+	}
+	e.emit("sink_up", boolValue(s.Up()), ds)
+	for _, st := range sinkStates {
+		e.emit("sink_state", boolValue(s.State == st), ds, st)
+	}
+	if !s.LastSuccess.IsZero() {
+		e.emit("sink_last_success_timestamp_seconds", float64(s.LastSuccess.UnixNano())/1e9, ds)
+	}
+	for _, k := range sortedKeys(s.Errors) {
+		e.emit("sink_errors_total", float64(s.Errors[k]), ds, k)
+	}
 }
 
 func (e emitter) table(ds string, t TableStatus, spool bool) {

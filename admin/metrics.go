@@ -42,7 +42,9 @@ type Sources struct {
 	KafkaLag   func() []PartitionLag
 	// UnknownFields returns how many input fields of a table were ignored (schema.Table).
 	UnknownFields func(q spool.QueueKey) int64
-	Now           func() time.Time // nil = time.Now
+	// Sink returns a dataset's sink state (nil = unknown).
+	Sink func(dataset string) *SinkStatus
+	Now  func() time.Time // nil = time.Now
 }
 
 // Metrics owns pbi-pusher's metrics: one pull collector and the POST latency histogram,

@@ -49,8 +49,24 @@ type DatasetStatus struct {
 	Retention   string        `json:"retention"`
 	RowsPerHour int           `json:"rows_per_hour"`
 	Budget      *BudgetStatus `json:"budget,omitempty"`
+	Sink        *SinkStatus   `json:"sink,omitempty"`
 	Tables      []TableStatus `json:"tables"`
 }
+
+// SinkStatus is a dataset's connection to Power BI, reported apart from readiness (which means
+// "accepting input durably"): rows are spooled in every state.
+type SinkStatus struct {
+	State       string           `json:"state"` // connecting, up, failing, auth_failed, parked
+	Reason      string           `json:"reason,omitempty"`
+	Since       time.Time        `json:"since"`
+	DownSince   time.Time        `json:"down_since,omitzero"`
+	LastSuccess time.Time        `json:"last_success,omitzero"`
+	Permanent   bool             `json:"permanent"` // cannot heal by itself (parked, credentials refused)
+	Errors      map[string]int64 `json:"errors"`    // sink errors since start, by class
+}
+
+// Up reports whether the service answers.
+func (s *SinkStatus) Up() bool { return s.State == "up" }
 
 // BudgetStatus is a dispatcher's budget and counters (batcher.Usage and batcher.Stats).
 type BudgetStatus struct {
@@ -100,6 +116,9 @@ func (m *Metrics) Status() Status {
 			if disp := src.Dispatcher(ds.Name); disp != nil {
 				d.Budget = budgetStatus(now, disp.Usage(), disp.Stats())
 			}
+		}
+		if src.Sink != nil {
+			d.Sink = src.Sink(ds.Name)
 		}
 		for _, t := range ds.Tables {
 			d.Tables = append(d.Tables, m.tableStatus(src, now, spool.QueueKey{Dataset: ds.Name, Table: t.Name}, ss))

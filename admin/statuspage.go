@@ -56,6 +56,7 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th:first-child,t
 · POSTs in flight {{.Posts.InFlight}} · 429s {{.Posts.Throttled}}</p>
 {{range .Datasets}}
 <h2>{{.Name}} <small>(retention {{.Retention}}, {{.RowsPerHour}} rows/hour)</small></h2>
+{{with .Sink}}<p>Power BI: <b>{{.State}}</b>{{if .Reason}} · {{.Reason}}{{end}}{{if not .LastSuccess.IsZero}} · last success {{.LastSuccess.UTC.Format "2006-01-02 15:04:05Z"}}{{end}}{{if .Permanent}} · needs a fix, then SIGHUP{{end}}</p>{{end}}
 {{with .Budget}}<p>rows this hour {{.RowsThisHour}} · rows left this hour {{.RowsLeftThisHour}} ·
 POSTs this minute {{.PostsThisMinute}} · POSTs left {{.PostsLeft}} · in flight {{.InFlight}}/{{.MaxInFlight}}
 {{if .LargeTier}}· large-table tier{{end}}{{if .PausedSeconds}} · paused {{printf "%.1f" .PausedSeconds}}s{{end}}</p>

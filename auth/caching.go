@@ -79,7 +79,8 @@ func (c *cachingSource) refresh(ctx context.Context) (string, error) {
 	tok, expiresOn, err := c.fetch(ctx, fresh)
 	if err != nil {
 		err = wrapMSAL(c.method, err, c.secrets)
-		c.log.Warn("auth token request failed", "source", c.desc, "error", err.Error())
+		// Debug only: the caller reports a failing sign-in once per transition (pipeline health).
+		c.log.Debug("auth token request failed", "source", c.desc, "error", err.Error())
 		return "", err
 	}
 	// MSAL stamps expiry with the wall clock; convert it to a lifetime on our clock.

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 )
 
@@ -24,6 +25,31 @@ func (e *Error) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.cause }
+
+// aadsts finds an Entra ID error code in an error text.
+var aadsts = regexp.MustCompile(`AADSTS[0-9]+`)
+
+// AADSTS returns the Entra ID error code (e.g. AADSTS7000215) in the error, or "".
+func (e *Error) AADSTS() string { return aadsts.FindString(e.msg) }
+
+// permanentCodes are Entra ID answers that cannot heal by themselves: a person must change the
+// configuration or the app registration (a wrong or expired secret, an unknown app or tenant).
+var permanentCodes = map[string]bool{
+	"AADSTS7000215": true, // invalid client secret
+	"AADSTS7000222": true, // expired client secret
+	"AADSTS700016":  true, // unknown application in the tenant
+	"AADSTS90002":   true, // unknown tenant
+	"AADSTS700027":  true, // certificate not registered
+	"AADSTS50126":   true, // wrong username or password
+	"AADSTS65001":   true, // no consent
+	"AADSTS1002012": true, // malformed scope
+}
+
+// Permanent reports whether the failure cannot heal by itself (invalid_client, an expired secret,
+// an unknown tenant...), as opposed to an unreachable or failing authority, which retries cure.
+func (e *Error) Permanent() bool {
+	return permanentCodes[e.AADSTS()] || strings.Contains(e.msg, "invalid_client")
+}
 
 // hints maps error text fragments (AADSTS codes, Go errors) to advice, first match wins.
 var hints = []struct{ fragment, hint string }{

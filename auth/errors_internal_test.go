@@ -33,3 +33,27 @@ func TestWrapMSALRedactsAndHints(t *testing.T) {
 		})
 	}
 }
+
+func TestErrorPermanence(t *testing.T) {
+	tests := []struct {
+		cause     string
+		code      string
+		permanent bool
+	}{
+		{"AADSTS7000215: Invalid client secret provided.", "AADSTS7000215", true},
+		{"AADSTS7000222: The provided client secret keys are expired.", "AADSTS7000222", true},
+		{"AADSTS90002: Tenant 'x' not found.", "AADSTS90002", true},
+		{`{"error":"invalid_client","error_description":"bad"}`, "", true},
+		{"AADSTS50058: A silent sign-in request was sent but no user is signed in.", "AADSTS50058", false},
+		{"dial tcp 127.0.0.1:1: connect: connection refused", "", false},
+	}
+	for _, tc := range tests {
+		var e *Error
+		if !errors.As(wrapMSAL("client_secret", errors.New(tc.cause), nil), &e) {
+			t.Fatalf("wrapMSAL(%q) is no *Error", tc.cause)
+		}
+		if e.AADSTS() != tc.code || e.Permanent() != tc.permanent {
+			t.Errorf("%q: AADSTS %q permanent %v, want %q %v", tc.cause, e.AADSTS(), e.Permanent(), tc.code, tc.permanent)
+		}
+	}
+}

@@ -30,6 +30,9 @@ type BackfillOptions struct {
 	// Progress, if set, is called about every Interval with a snapshot, and once at the end.
 	Progress func(Progress)
 	Interval time.Duration
+	// GiveUpAfter, when > 0, ends the backfill with an error once Power BI has been unreachable
+	// (or failing) that long without a break. 0 waits as long as it takes.
+	GiveUpAfter time.Duration
 }
 
 // Progress is a snapshot of a running backfill.
@@ -42,6 +45,9 @@ type Progress struct {
 	Backlog   int   // rows of the table still waiting in the spool
 	Elapsed   time.Duration
 	Reading   bool // false once every input was read
+	// Waiting is why the backfill waits for Power BI ("" when it does not): reading into the
+	// spool goes on meanwhile.
+	Waiting string
 }
 
 // Summary is the final Progress.
@@ -62,13 +68,23 @@ func (p *Pipeline) Backfill(ctx context.Context, o BackfillOptions) (Summary, er
 	bf := &backfill{p: p, o: o, w: w, start: time.Now(), deliveredAt0: p.Spool.Delivered(w.Queue), dead0: p.Spool.Stats().DeadLetters}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
-	fatalCh := make(chan error, len(p.cfg.Datasets))
+	fatalCh := make(chan error, 1)
 	// On Ctrl-C the POSTs in flight get shutdown_timeout to finish (a 2xx'd batch is acked, not
 	// sent again); then they are cancelled and their rows stay spooled.
 	abortCtx, abort := abortAfter(ctx, time.Duration(p.cfg.ShutdownTimeout))
 	defer abort()
-	// A backfill has no live rows: it keeps no reserve and drains at every limit.
-	wait := p.start(runCtx, abortCtx, 0, func(ds string, err error) { fatalCh <- fmt.Errorf("dataset %s: %w", ds, err) })
+	// A backfill has no live rows: it keeps no reserve and drains at every limit. Only a
+	// permanent answer about the backfilled dataset ends it; anything else is waited out (rows
+	// keep being read into the spool).
+	wait := p.start(runCtx, abortCtx, 0, func(ds string, err error) {
+		if ds != w.Queue.Dataset {
+			return
+		}
+		select {
+		case fatalCh <- fmt.Errorf("dataset %s: %w", ds, err):
+		default:
+		}
+	})
 	err = bf.run(runCtx, fatalCh)
 	stopRun()
 	wait()
@@ -139,8 +155,41 @@ func (b *backfill) run(ctx context.Context, fatalCh <-chan error) error {
 			if readDone && b.drained() {
 				return nil
 			}
+			if err := b.gaveUp(); err != nil {
+				return err
+			}
 		}
 	}
+}
+
+// ErrGaveUp is returned (wrapped) when Power BI stayed unreachable for BackfillOptions.GiveUpAfter.
+var ErrGaveUp = errors.New("gave up waiting for Power BI")
+
+// gaveUp returns an error once the dataset has been down for GiveUpAfter.
+func (b *backfill) gaveUp() error {
+	if b.o.GiveUpAfter <= 0 {
+		return nil
+	}
+	h, _ := b.p.SinkHealth(b.w.Queue.Dataset)
+	if h.Down.IsZero() || time.Since(h.Down) < b.o.GiveUpAfter {
+		return nil
+	}
+	return fmt.Errorf("%w after %s: %s (rows read so far stay spooled; run the same command again to resume)",
+		ErrGaveUp, b.o.GiveUpAfter, h.Reason)
+}
+
+// waiting is why the backfill waits for Power BI, "" when it does not.
+func (b *backfill) waiting() string {
+	h, _ := b.p.SinkHealth(b.w.Queue.Dataset)
+	switch h.State {
+	case SinkUp:
+		return ""
+	case SinkConnecting:
+		if h.Reason == "" {
+			return ""
+		}
+	}
+	return h.Reason
 }
 
 // drained reports whether nothing of the table is waiting or in flight.
@@ -170,6 +219,7 @@ func (b *backfill) snapshot(reading bool) Progress {
 		Backlog:   b.p.Spool.Backlog(b.w.Queue).Rows,
 		Elapsed:   time.Since(b.start),
 		Reading:   reading && b.reading,
+		Waiting:   b.waiting(),
 	}
 }
 

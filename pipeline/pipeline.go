@@ -1,6 +1,7 @@
 // Package pipeline wires pbi-pusher's stages for one configuration: it compiles the schema, opens
-// the spool, authenticates, resolves datasets and runs one dispatcher per dataset. The commands
-// in cmd/pbi-pusher drive it; it owns no signals and never exits the process.
+// the spool, and runs one supervisor per dataset that resolves the dataset (signing in) in the
+// background and then runs its dispatcher, parking it on a permanent answer. The commands in
+// cmd/pbi-pusher drive it; it owns no signals and never exits the process.
 package pipeline
 
 import (
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -42,12 +44,16 @@ type Pipeline struct {
 
 	wrapQueue func(batcher.Queue) batcher.Queue
 
+	health map[string]*health // by dataset, from Open on
+	revive map[string]chan struct{}
+
 	mu          sync.Mutex
 	dispatchers map[string]*batcher.Dispatcher
 }
 
-// Open compiles the tables, opens the spool, authenticates and resolves every dataset
-// (design.md "Lifecycle": spool first, then the sink; sources start later).
+// Open compiles the tables, opens the spool and builds the sink client. It does not contact the
+// service: Start resolves the datasets and signs in in the background, so input is accepted and
+// spooled while Power BI or Entra ID is unreachable.
 func Open(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error) {
 	log := o.Logger
 	if log == nil {
@@ -69,8 +75,12 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error)
 		return nil, fmt.Errorf("open spool %s: %w", cfg.Spool.Path, err)
 	}
 	p := &Pipeline{cfg: cfg, log: log, Spool: sp, tables: tables, wrapQueue: o.WrapQueue,
-		dispatchers: map[string]*batcher.Dispatcher{}}
-	if err := p.openSink(ctx, o); err != nil {
+		dispatchers: map[string]*batcher.Dispatcher{}, health: map[string]*health{}, revive: map[string]chan struct{}{}}
+	for _, ds := range cfg.Datasets {
+		p.health[ds.Name] = newHealth(ds.Name, log.With("component", "sink"), p.waitingRows(ds))
+		p.revive[ds.Name] = make(chan struct{}, 1)
+	}
+	if err := p.openSink(o); err != nil {
 		_ = sp.Close()
 		return nil, err
 	}
@@ -93,7 +103,7 @@ func compileTables(cfg *config.Config) (map[spool.QueueKey]*schema.Table, error)
 	return tables, errors.Join(errs...)
 }
 
-func (p *Pipeline) openSink(ctx context.Context, o Options) error {
+func (p *Pipeline) openSink(o Options) error {
 	hc := o.HTTPClient
 	if hc == nil {
 		var err error
@@ -113,9 +123,6 @@ func (p *Pipeline) openSink(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
-	if err := sk.Prepare(ctx); err != nil {
-		return fmt.Errorf("prepare datasets: %w", err)
-	}
 	p.Sink = sk
 	return nil
 }
@@ -133,30 +140,34 @@ func (p *Pipeline) Writer(ref string) (*ingest.Writer, error) {
 // Config returns the configuration the pipeline was opened with.
 func (p *Pipeline) Config() *config.Config { return p.cfg }
 
-// Start starts one dispatcher per dataset; they post until ctx is done, then let in-flight POSTs
-// finish until abort is done. A dataset that hits a fatal error stops and is reported to fatal;
-// the others keep running. The returned wait blocks until every dispatcher returned.
-func (p *Pipeline) Start(ctx, abort context.Context, fatal func(dataset string, err error)) (wait func()) {
+// Start starts one supervisor per dataset: it resolves the dataset (signing in) with capped,
+// jittered backoff, then runs its dispatcher, which posts until ctx is done and lets in-flight
+// POSTs finish until abort is done. A permanent answer (no permission, not a push dataset)
+// parks the dataset: its rows stay spooled, the others keep flowing, and Revive tries again.
+// onPermanent (optional, must not block) learns of every permanent failure: a parked dataset,
+// or credentials refused for good. The returned wait blocks until every supervisor returned.
+func (p *Pipeline) Start(ctx, abort context.Context, onPermanent func(dataset string, err error)) (wait func()) {
 	reserve := config.DefaultLiveReserve
 	if r := p.cfg.Batch.LiveReserve; r != nil {
 		reserve = *r
 	}
-	return p.start(ctx, abort, reserve, fatal)
+	return p.start(ctx, abort, reserve, onPermanent)
 }
 
 // start is Start with the share of the limits a backlog leaves to live rows (0 for a backfill).
-func (p *Pipeline) start(ctx, abort context.Context, reserve float64, fatal func(dataset string, err error)) (wait func()) {
+func (p *Pipeline) start(ctx, abort context.Context, reserve float64, onPermanent func(dataset string, err error)) (wait func()) {
 	var queue batcher.Queue = p.Spool
 	if p.wrapQueue != nil {
 		queue = p.wrapQueue(queue)
 	}
+	sender := observedSender{next: p.Sink, health: func(ds string) *health { return p.health[ds] }}
 	var wg sync.WaitGroup
 	for _, ds := range p.cfg.Datasets {
 		d := batcher.NewDispatcher(batcher.Options{
 			Dataset: ds,
 			Linger:  time.Duration(p.cfg.Batch.Linger),
 			Queue:   queue,
-			Sender:  p.Sink,
+			Sender:  sender,
 			Logger:  p.log.With("component", "batcher", "dataset", ds.Name),
 			Abort:   abort,
 			PostLog: p.Spool,
@@ -168,15 +179,151 @@ func (p *Pipeline) start(ctx, abort context.Context, reserve float64, fatal func
 		p.mu.Lock()
 		p.dispatchers[ds.Name] = d
 		p.mu.Unlock()
+		h := p.health[ds.Name]
+		if onPermanent != nil {
+			h.setOnPermanent(func(err error) { onPermanent(ds.Name, err) })
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := d.Run(ctx); err != nil && fatal != nil {
-				fatal(ds.Name, err)
-			}
+			p.supervise(ctx, ds.Name, d, h)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p.monitor(ctx)
+	}()
 	return wg.Wait
+}
+
+// supervise prepares the dataset and runs its dispatcher until ctx is done; a permanent answer
+// parks it until Revive.
+func (p *Pipeline) supervise(ctx context.Context, name string, d *batcher.Dispatcher, h *health) {
+	var fails int
+	for ctx.Err() == nil {
+		err := p.prepare(ctx, name, h)
+		if err == nil {
+			err = d.Run(ctx)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err == nil:
+			return
+		case sink.Classify(err) == sink.Fatal:
+			h.park(err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.revive[name]:
+			}
+		default: // the spool failed under the dispatcher: run it again after a pause
+			p.log.Error("dataset dispatcher failed; restarting it", "dataset", name, "err", err)
+			fails++
+			if !sleepCtx(ctx, retryWait(fails)) {
+				return
+			}
+		}
+	}
+}
+
+// prepare resolves the dataset and brings its tables up to date, retrying what can heal with
+// capped, jittered backoff; it returns nil, a permanent (Fatal) error, or ctx's error.
+func (p *Pipeline) prepare(ctx context.Context, name string, h *health) error {
+	for attempt := 1; ; attempt++ {
+		err := p.Sink.PrepareDataset(ctx, name)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		h.observe(0, err)
+		if err == nil || sink.Classify(err) == sink.Fatal {
+			return err
+		}
+		wait := retryWait(attempt)
+		p.log.Debug("resolve dataset failed; retrying", "dataset", name, "in", wait, "err", err)
+		if !sleepCtx(ctx, wait) {
+			return ctx.Err()
+		}
+	}
+}
+
+// Backoff of the dataset preparation: doubling from retryBase up to retryCap, jittered.
+const (
+	retryBase = 500 * time.Millisecond
+	retryCap  = 15 * time.Second
+)
+
+// retryWait is the jittered wait before attempt+1: uniform in [d/2, d], d = min(cap, base·2^(n-1)).
+func retryWait(attempt int) time.Duration {
+	d := retryCap
+	if attempt < 16 {
+		d = min(retryCap, retryBase<<(attempt-1))
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleepCtx waits d; false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// monitor logs the datasets' aggregated error counts and outage reminders until ctx is done.
+func (p *Pipeline) monitor(ctx context.Context) {
+	t := time.NewTicker(healthTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, ds := range p.cfg.Datasets {
+				p.health[ds.Name].tick(now)
+			}
+		}
+	}
+}
+
+// Revive retries every parked dataset (SIGHUP); it returns how many were parked.
+func (p *Pipeline) Revive() int {
+	n := 0
+	for _, ds := range p.cfg.Datasets {
+		if p.health[ds.Name].revive() {
+			n++
+			select {
+			case p.revive[ds.Name] <- struct{}{}:
+			default:
+			}
+		}
+	}
+	return n
+}
+
+// SinkHealth returns a dataset's sink state; false for an unknown dataset.
+func (p *Pipeline) SinkHealth(dataset string) (SinkHealth, bool) {
+	h := p.health[dataset]
+	if h == nil {
+		return SinkHealth{}, false
+	}
+	return h.Snapshot(), true
+}
+
+// waitingRows returns a function counting the rows of ds waiting in the spool.
+func (p *Pipeline) waitingRows(ds config.Dataset) func() int {
+	return func() int {
+		n := 0
+		for _, t := range ds.Tables {
+			n += p.Spool.Backlog(spool.QueueKey{Dataset: ds.Name, Table: t.Name}).Rows
+		}
+		return n
+	}
 }
 
 // SetLimits applies new limits to the running dispatchers (config reload).

@@ -2,12 +2,15 @@ package sink
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/pbi-pusher/pbi-pusher/auth"
 )
 
 // reply is one HTTP response, its body read (capped) and the connection released.
@@ -39,7 +42,8 @@ const (
 // rowsCall selects the POST rows reading of 400/413 (Rejected rows, not a broken request).
 func classify(op string, rowsCall bool, r *reply, err error, now time.Time) error {
 	if err != nil {
-		return &Error{Op: op, Class: Retryable, Err: err}
+		var ae *auth.Error
+		return &Error{Op: op, Class: Retryable, Auth: errors.As(err, &ae), Err: err}
 	}
 	if r.status >= 200 && r.status < 300 {
 		return nil
@@ -54,8 +58,10 @@ func classify(op string, rowsCall bool, r *reply, err error, now time.Time) erro
 		e.Class = Retryable
 	case rowsCall && (st == http.StatusBadRequest || st == http.StatusRequestEntityTooLarge):
 		e.Class = Rejected
-	case st == http.StatusUnauthorized:
-		e.Hint = hintAuth
+	case tokenRefused(st, code):
+		// A fresh token was refused too (send retried once): the dataset is auth-failed; rows
+		// keep spooling and the POST is retried with backoff, since credentials can be fixed.
+		e.Class, e.Auth, e.Hint = Retryable, true, hintAuth
 	case st == http.StatusForbidden:
 		e.Hint = hintForbidden
 	case st == http.StatusNotFound && isNotPush(msg):
@@ -64,6 +70,12 @@ func classify(op string, rowsCall bool, r *reply, err error, now time.Time) erro
 		e.Hint = hintNotFound
 	}
 	return e
+}
+
+// tokenRefused reports whether an answer means "get a new token": 401, or 403 TokenExpired
+// (what the live service answers to an expired token, see pbi-api.md §8).
+func tokenRefused(status int, code string) bool {
+	return status == http.StatusUnauthorized || (status == http.StatusForbidden && strings.EqualFold(code, "TokenExpired"))
 }
 
 // parseRetryAfter reads delta-seconds or an HTTP-date; absent, past or garbage → 0.

@@ -16,9 +16,9 @@ type Class int
 const (
 	OK        Class = iota
 	Throttled       // 429: wait RetryAfter, then resend
-	Retryable       // 408/5xx/network/shutdown: backoff, resend
+	Retryable       // 408/5xx/network/shutdown/refused token: backoff, resend
 	Rejected        // 400/413 on POST rows: bisect, dead-letter single rows
-	Fatal           // 401 after refresh, 403, 404 after re-resolve, not a push dataset: stop the dataset
+	Fatal           // 403, 404 after re-resolve, not a push dataset: park the dataset
 )
 
 func (c Class) String() string {
@@ -47,7 +47,10 @@ type Error struct {
 	Message    string        // service message (error.message + details), if any
 	Hint       string        // what the operator can do about it, if known
 	RetryAfter time.Duration // 429 only: the delay the service asked for (0 = unknown)
-	Err        error
+	// Auth marks a refused token (a fresh one refused again) or a failed token request: the
+	// dataset is auth-failed; the call is Retryable.
+	Auth bool
+	Err  error
 }
 
 func (e *Error) Error() string {
@@ -104,6 +107,13 @@ func Message(err error) string {
 		return e.Message
 	}
 	return err.Error()
+}
+
+// IsAuth reports whether err is an authentication failure: a fresh token refused by the
+// service, or no token from the identity provider (errors.As to *auth.Error tells which).
+func IsAuth(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Auth
 }
 
 // IsShutdown reports whether err comes from a cancelled context (shutdown), not the service.

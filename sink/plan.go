@@ -23,6 +23,15 @@ func (c *Client) Prepare(ctx context.Context) error {
 	return nil
 }
 
+// PrepareDataset is Prepare for the configured dataset name alone.
+func (c *Client) PrepareDataset(ctx context.Context, name string) error {
+	d, ok := c.sets[name]
+	if !ok {
+		return &Error{Op: fmt.Sprintf("prepare dataset %q", name), Class: Fatal, Message: "dataset not configured"}
+	}
+	return c.prepare(ctx, d)
+}
+
 // prepare resolves or creates one dataset and brings its tables up to date additively.
 func (c *Client) prepare(ctx context.Context, d *dataset) error {
 	d.resolveMu.Lock()

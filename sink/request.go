@@ -49,14 +49,18 @@ func (c *Client) do(ctx context.Context, cl call, out any) error {
 	return nil
 }
 
-// send makes the request; a 401 invalidates the token and is retried once with a fresh one.
-// The error is a transport or token error; HTTP statuses come back in the reply.
+// send makes the request; a refused token (401, or 403 TokenExpired) is invalidated and the
+// request retried once with a fresh one. The error is a transport or token error; HTTP statuses
+// come back in the reply.
 func (c *Client) send(ctx context.Context, cl call) (reply, error) {
 	r, err := c.attempt(ctx, cl)
-	if err != nil || r.status != http.StatusUnauthorized {
+	if err != nil {
 		return r, err
 	}
-	c.log.Info("token refused, refreshing once", "op", cl.op)
+	if code, _ := serviceMessage(r.body); !tokenRefused(r.status, code) {
+		return r, nil
+	}
+	c.log.Info("token refused, refreshing once", "op", cl.op, "status", r.status)
 	c.tokens.Invalidate()
 	return c.attempt(ctx, cl)
 }

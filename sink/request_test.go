@@ -17,21 +17,31 @@ func TestPostRowsRefreshesTokenOnceOn401(t *testing.T) {
 	tests := []struct {
 		name         string
 		accepted     string // token the server accepts
+		expired403   bool   // refuse with 403 TokenExpired (the live service), not 401
 		wantClass    Class
+		wantAuth     bool
 		wantRequests int32
 	}{
 		{name: "fresh token accepted", accepted: "fresh", wantClass: OK, wantRequests: 2},
-		{name: "fresh token refused too", accepted: "never", wantClass: Fatal, wantRequests: 2},
+		{name: "fresh token refused too", accepted: "never", wantClass: Retryable, wantAuth: true, wantRequests: 2},
 		{name: "first token accepted", accepted: "stale", wantClass: OK, wantRequests: 1},
+		{name: "403 TokenExpired, fresh token accepted", accepted: "fresh", expired403: true, wantClass: OK, wantRequests: 2},
+		{name: "403 TokenExpired, fresh token refused too", accepted: "never", expired403: true, wantClass: Retryable, wantAuth: true, wantRequests: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var requests atomic.Int32
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				requests.Add(1)
-				if r.Header.Get("Authorization") != "Bearer "+tt.accepted {
-					w.WriteHeader(http.StatusUnauthorized)
+				if r.Header.Get("Authorization") == "Bearer "+tt.accepted {
+					return
 				}
+				if tt.expired403 {
+					w.WriteHeader(http.StatusForbidden)
+					_, _ = w.Write([]byte(`{"error":{"code":"TokenExpired","message":"Access token has expired, resubmit with a new access token"}}`))
+					return
+				}
+				w.WriteHeader(http.StatusUnauthorized)
 			}))
 			defer srv.Close()
 			tokens := &countingTokens{tokens: []string{"stale", "fresh"}}
@@ -39,6 +49,9 @@ func TestPostRowsRefreshesTokenOnceOn401(t *testing.T) {
 			err := c.PostRows(context.Background(), "sales", "orders", 1, [][]byte{[]byte(`{"id":1}`)})
 			if Classify(err) != tt.wantClass {
 				t.Fatalf("class %v (err %v), want %v", Classify(err), err, tt.wantClass)
+			}
+			if IsAuth(err) != tt.wantAuth {
+				t.Errorf("IsAuth(%v) = %v, want %v", err, IsAuth(err), tt.wantAuth)
 			}
 			if got := requests.Load(); got != tt.wantRequests {
 				t.Errorf("requests = %d, want %d", got, tt.wantRequests)
@@ -184,8 +197,8 @@ func TestTokensNeverLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = c.Prepare(context.Background())
-	if Classify(err) != Fatal || logs.Len() == 0 {
-		t.Fatalf("Prepare = %v with logs %q, want a fatal auth error and a refresh log", err, logs.String())
+	if !IsAuth(err) || logs.Len() == 0 {
+		t.Fatalf("Prepare = %v with logs %q, want an auth error and a refresh log", err, logs.String())
 	}
 	if out := logs.String() + err.Error(); strings.Contains(out, "secret-") {
 		t.Errorf("a token leaked into logs or errors: %s", out)

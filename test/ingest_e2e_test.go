@@ -799,11 +799,7 @@ func TestHTTPIngestAcknowledgesOnlySpooledRows(t *testing.T) {
 	throttled := ingestEmulator(t, l, emulator.Options{ThrottleRate: 1})
 	healthy := ingestEmulator(t, l, emulator.Options{})
 	dir := t.TempDir()
-	listen := ingestFreePort(t)
-	src := fmt.Sprintf("sources:\n  - type: http\n    table: Telemetry/Readings\n    listen: %s\n    tokens: [\"${INGEST_TOKEN}\"]\n", listen)
-	registerSecret(t, "http ingest token", "producer-secret")
-	env := []string{"E2E_TOKEN=" + emulatortest.DefaultToken, "INGEST_TOKEN=producer-secret"}
-	url := "http://" + listen + "/v1.0/myorg/datasets/Telemetry/tables/Readings/rows"
+	src, env, url := ingestHTTPSource(t)
 
 	var acked []row
 	all := genRows(4_000_000, rounds*perRequest)
@@ -841,6 +837,17 @@ func TestHTTPIngestAcknowledgesOnlySpooledRows(t *testing.T) {
 	rows, hst := ingestRows(t, healthy)
 	checkDelivered(t, acked, rows)
 	t.Logf("after restart against a healthy service: %d rows delivered exactly once in %d posts", len(rows), hst.Posts)
+}
+
+// ingestHTTPSource returns the sources block of an HTTP ingest into Telemetry/Readings on a free
+// port, the environment it and the emulator's token need, and the URL producers post to.
+func ingestHTTPSource(t *testing.T) (src string, env []string, url string) {
+	t.Helper()
+	listen := ingestFreePort(t)
+	src = fmt.Sprintf("sources:\n  - type: http\n    table: Telemetry/Readings\n    listen: %s\n    tokens: [\"${INGEST_TOKEN}\"]\n", listen)
+	registerSecret(t, "http ingest token", "producer-secret")
+	env = []string{"E2E_TOKEN=" + emulatortest.DefaultToken, "INGEST_TOKEN=producer-secret"}
+	return src, env, "http://" + listen + "/v1.0/myorg/datasets/Telemetry/tables/Readings/rows"
 }
 
 // ingestPostRows posts rows in the Power BI shape, retrying while the daemon is not listening

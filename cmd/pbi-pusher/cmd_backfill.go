@@ -16,7 +16,7 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
 )
 
-const backfillSynopsis = "backfill -config FILE -table DATASET/TABLE [-format jsonl|csv] [-emulator] [-dry-run] PATH... (- = stdin)"
+const backfillSynopsis = "backfill -config FILE -table DATASET/TABLE [-format jsonl|csv] [-give-up-after DURATION] [-emulator] [-dry-run] PATH... (- = stdin)"
 
 func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("backfill", backfillSynopsis,
@@ -27,11 +27,16 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	encoding := fs.String("encoding", "", "text encoding: utf-8 (default), utf-16, latin1 or windows-1252 (a BOM wins)")
 	useEmu := fs.Bool("emulator", false, "push into an embedded Power BI emulator instead of the service")
 	dryRun := fs.Bool("dry-run", false, "read and validate every row, report bad rows and print the plan; send nothing")
+	giveUp := fs.Duration("give-up-after", 0, "exit 1 once Power BI has been unreachable this long (0 = wait as long as it takes; rows read stay spooled)")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
 	if *table == "" || fs.NArg() == 0 {
 		fmt.Fprintln(stderr, "pbi-pusher backfill: -table and at least one PATH are required (see -h)")
+		return exitUsage
+	}
+	if *giveUp < 0 {
+		fmt.Fprintf(stderr, "pbi-pusher backfill: -give-up-after must not be negative, not %s\n", *giveUp)
 		return exitUsage
 	}
 	if *format != "" && *format != "jsonl" && *format != "csv" {
@@ -86,6 +91,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	sum, err := p.Backfill(ctx, pipeline.BackfillOptions{
 		Table: *table, Format: *format, Encoding: *encoding, Paths: fs.Args(), Stdin: os.Stdin,
 		Progress: func(x pipeline.Progress) { disp.Update(progress.Snapshot(x)) }, Interval: interval,
+		GiveUpAfter: *giveUp,
 	})
 	disp.Done()
 	printSummary(stdout, sum)

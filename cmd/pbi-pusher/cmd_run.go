@@ -66,8 +66,8 @@ type daemon struct {
 	lags kafkaLags
 }
 
-// run follows design.md "Lifecycle": admin up → open spool → resolve datasets → start senders →
-// start sources → READY; on SIGTERM: STOPPING → stop sources → drain in-flight POSTs until
+// run follows design.md "Lifecycle": admin up → open spool → start senders (each resolves its
+// dataset and signs in in the background, with backoff) → start sources → READY; on SIGTERM: STOPPING → stop sources → drain in-flight POSTs until
 // shutdown_timeout → close spool.
 func (d *daemon) run(ctx context.Context) error {
 	d.log.Info("starting", "config", d.cfg.File, "spool", d.cfg.Spool.Path, "pid", os.Getpid())
@@ -90,11 +90,9 @@ func (d *daemon) run(ctx context.Context) error {
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	abortCtx, abort := context.WithCancel(context.Background())
 	defer abort()
-	fatal := make(chan error, len(d.cfg.Datasets))
-	wait := d.p.Start(sendCtx, abortCtx, func(ds string, err error) {
-		d.log.Error("dataset stopped", "dataset", ds, "err", err)
-		fatal <- fmt.Errorf("dataset %s: %w", ds, err)
-	})
+	// Datasets resolve and sign in in the background; a failing or parked one is logged, shown in
+	// /status and metrics, and never stops the daemon or the other datasets.
+	wait := d.p.Start(sendCtx, abortCtx, nil)
 	d.live = d.cfg
 	if err := d.startSources(ctx, d.cfg); err != nil {
 		stopSend()
@@ -103,7 +101,7 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	_ = d.notify.Ready(fmt.Sprintf("pushing to %d datasets from %d sources", len(d.cfg.Datasets), len(d.cfg.Sources)))
 	d.log.Info("ready", "datasets", len(d.cfg.Datasets), "sources", len(d.cfg.Sources))
-	runErr := d.loop(ctx, fatal)
+	runErr := d.loop(ctx)
 	_ = d.notify.Stopping()
 	d.setReady(false)
 	d.sources.stop()
@@ -119,8 +117,8 @@ func (d *daemon) run(ctx context.Context) error {
 	return runErr
 }
 
-// loop runs until a signal or a fatal dataset error, reloading on SIGHUP and pinging the watchdog.
-func (d *daemon) loop(ctx context.Context, fatal <-chan error) error {
+// loop runs until a signal, reloading on SIGHUP and pinging the watchdog.
+func (d *daemon) loop(ctx context.Context) error {
 	var tick <-chan time.Time
 	if iv := d.notify.WatchdogInterval(); iv > 0 {
 		t := time.NewTicker(iv)
@@ -134,8 +132,6 @@ func (d *daemon) loop(ctx context.Context, fatal <-chan error) error {
 		case <-ctx.Done():
 			d.log.Info("shutting down", "reason", "signal")
 			return nil
-		case err := <-fatal:
-			return err
 		case <-d.hup:
 			d.reload(ctx)
 		case <-tick:
@@ -223,7 +219,7 @@ func (d *daemon) open(ctx context.Context) error {
 	}
 	d.p = p
 	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher), KafkaLag: d.lags.lag,
-		UnknownFields: p.UnknownFields})
+		UnknownFields: p.UnknownFields, Sink: sinkStatus(p)})
 	return nil
 }
 
@@ -272,7 +268,19 @@ func (d *daemon) reload(ctx context.Context) {
 		return
 	}
 	d.live = next
-	d.log.Info("config reloaded", "config", d.path, "sources", len(next.Sources))
+	d.log.Info("config reloaded", "config", d.path, "sources", len(next.Sources), "parked_datasets_retried", d.p.Revive())
+}
+
+// sinkStatus adapts the pipeline's per-dataset sink health to what /status and /metrics show.
+func sinkStatus(p *pipeline.Pipeline) func(string) *admin.SinkStatus {
+	return func(dataset string) *admin.SinkStatus {
+		h, ok := p.SinkHealth(dataset)
+		if !ok {
+			return nil
+		}
+		return &admin.SinkStatus{State: string(h.State), Reason: h.Reason, Since: h.Since, DownSince: h.Down,
+			LastSuccess: h.LastSuccess, Permanent: h.Permanent, Errors: h.Errors}
+	}
 }
 
 // sourceGroup runs sources until stopped.

@@ -26,6 +26,9 @@ func (d *Display) line() string {
 	if e.known && e.bound == "hourly budget" {
 		b.WriteString(" (hourly budget)")
 	}
+	if s.Waiting != "" {
+		b.WriteString("  waiting for Power BI: " + s.Waiting)
+	}
 	return b.String()
 }
 

@@ -22,7 +22,8 @@ type Snapshot struct {
 	Resumed   int64 // records skipped because an earlier run already spooled them
 	Backlog   int   // rows of the table still waiting in the spool
 	Elapsed   time.Duration
-	Reading   bool // false once every input was read
+	Reading   bool   // false once every input was read
+	Waiting   string // why delivery waits for Power BI ("" = it does not); reading goes on
 }
 
 const (
@@ -128,6 +129,10 @@ func (d *Display) draw() {
 func (d *Display) logLine(msg string) {
 	s := d.last
 	e := d.eta()
-	d.log.Info(msg, "read", s.Read, "delivered", s.Delivered, "rejected", s.Rejected,
-		"backlog", s.Backlog, "rows_per_second", math.Round(d.rate), "eta", e.text(), "eta_bound", e.bound)
+	attrs := []any{"read", s.Read, "delivered", s.Delivered, "rejected", s.Rejected,
+		"backlog", s.Backlog, "rows_per_second", math.Round(d.rate), "eta", e.text(), "eta_bound", e.bound}
+	if s.Waiting != "" {
+		attrs = append(attrs, "waiting", "waiting for Power BI: "+s.Waiting)
+	}
+	d.log.Info(msg, attrs...)
 }
