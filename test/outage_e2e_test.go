@@ -213,9 +213,11 @@ func TestBackfillTokensDyingEarly(t *testing.T) {
 	registerSecret(t, "auth.client_secret", secret)
 	fake := aad.StartTLS(t, aad.Options{Clients: map[string]string{e2eClientID: secret},
 		TokenLifetime: time.Hour, DiesAfter: 3 * time.Second})
-	emu := emulatortest.Start(t, emulator.Options{ValidateToken: fake.Valid, ExpiredToken: fake.Expired})
-	// 25 POSTs of 200 rows at 60/min: about 25 s, so tokens die several times.
-	l := limits{rowsPerPost: 200, postsPerMinute: 60, rowsPerHour: 1_000_000, pending: 2}
+	// Every POST takes 400 ms and one is in flight at a time: 25 POSTs of 200 rows take over 10 s,
+	// so tokens die several times.
+	emu := emulatortest.Start(t, emulator.Options{ValidateToken: fake.Valid, ExpiredToken: fake.Expired,
+		SlowRate: 1, SlowDelay: 400 * time.Millisecond})
+	l := limits{rowsPerPost: 200, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 1}
 	dir := t.TempDir()
 	want := genRows(0, 5_000)
 	in := filepath.Join(dir, "rows.jsonl")
