@@ -23,6 +23,10 @@ type ServerOptions struct {
 	Logger   *slog.Logger        // nil = discard
 	// ShutdownTimeout bounds the graceful shutdown when Run's ctx ends. 0 = 5s.
 	ShutdownTimeout time.Duration
+	// Token is the bearer token replay and purge require (admin.token_file). Without one they
+	// are allowed only when Listen is a loopback address.
+	Token string
+	Now   func() time.Time // nil = time.Now
 }
 
 // Server is the admin HTTP server.
@@ -32,6 +36,7 @@ type Server struct {
 	ln    net.Listener
 	srv   *http.Server
 	ready atomic.Bool
+	spool atomic.Pointer[SpoolAdmin]
 }
 
 // NewServer binds o.Listen at once (so a busy port fails at startup) and returns the server.
@@ -75,6 +80,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeText(w, http.StatusOK, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /status", s.status)
+	s.apiRoutes(mux)
 	return mux
 }
 

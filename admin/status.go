@@ -16,6 +16,8 @@ type Status struct {
 	Tokens   TokenStatus     `json:"tokens"`
 	Datasets []DatasetStatus `json:"datasets"`
 	Kafka    []PartitionLag  `json:"kafka_lag,omitempty"`
+	// DeadLettersURL is the live dead-letter API (GET, paged; ?table=DATASET/TABLE&reason=...).
+	DeadLettersURL string `json:"dead_letters_url,omitempty"`
 }
 
 // SpoolStatus is the spool-wide part of spool.Stats.

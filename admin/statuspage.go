@@ -14,6 +14,9 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		st = s.o.Metrics.Status()
 	}
 	st.Ready = s.Ready()
+	if s.spool.Load() != nil {
+		st.DeadLettersURL = APIDeadLetters
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	if wantsJSON(r) {
 		w.Header().Set("Content-Type", "application/json")
@@ -52,9 +55,9 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th:first-child,t
 </head><body>
 <h1>pbi-pusher</h1>
 <p>{{.Time.UTC.Format "2006-01-02 15:04:05Z"}} · ready: <b>{{.Ready}}</b>
-{{with .Spool}} · spool {{.UsedBytes}} of {{.MaxBytes}} bytes · in flight {{.InFlightRows}} rows · dead letters {{.DeadLetters}}{{end}}
+{{with .Spool}} · spool {{.UsedBytes}} of {{.MaxBytes}} bytes · in flight {{.InFlightRows}} rows · dead letters {{if $.DeadLettersURL}}<a href="{{$.DeadLettersURL}}">{{.DeadLetters}}</a>{{else}}{{.DeadLetters}}{{end}}{{end}}
 · POSTs in flight {{.Posts.InFlight}} · 429s {{.Posts.Throttled}}</p>
-{{range .Datasets}}
+{{range .Datasets}}{{$ds := .Name}}
 <h2>{{.Name}} <small>(retention {{.Retention}}, {{.RowsPerHour}} rows/hour)</small></h2>
 {{with .Sink}}<p>Power BI: <b>{{.State}}</b>{{if .Reason}} · {{.Reason}}{{end}}{{if not .LastSuccess.IsZero}} · last success {{.LastSuccess.UTC.Format "2006-01-02 15:04:05Z"}}{{end}}{{if .Permanent}} · needs a fix, then SIGHUP{{end}}</p>{{end}}
 {{with .Budget}}<p>rows this hour {{.RowsThisHour}} · rows left this hour {{.RowsLeftThisHour}} ·
@@ -62,7 +65,7 @@ POSTs this minute {{.PostsThisMinute}} · POSTs left {{.PostsLeft}} · in flight
 {{if .LargeTier}}· large-table tier{{end}}{{if .PausedSeconds}} · paused {{printf "%.1f" .PausedSeconds}}s{{end}}</p>
 {{else}}<p>dispatcher not running</p>{{end}}
 <table><tr><th>table</th><th>read</th><th>spooled</th><th>delivered</th><th>dead-lettered</th><th>backlog rows</th><th>backlog bytes</th><th>oldest (s)</th></tr>
-{{range .Tables}}<tr><td>{{.Name}}</td><td>{{.Read}}</td><td>{{.Spooled}}</td><td>{{.Delivered}}</td><td>{{dead .DeadLettered}}</td><td>{{.BacklogRows}}</td><td>{{.BacklogBytes}}</td><td>{{printf "%.0f" .OldestAgeSeconds}}</td></tr>
+{{range .Tables}}<tr><td>{{.Name}}</td><td>{{.Read}}</td><td>{{.Spooled}}</td><td>{{.Delivered}}</td><td>{{if $.DeadLettersURL}}<a href="{{$.DeadLettersURL}}?table={{$ds}}/{{.Name}}">{{dead .DeadLettered}}</a>{{else}}{{dead .DeadLettered}}{{end}}</td><td>{{.BacklogRows}}</td><td>{{.BacklogBytes}}</td><td>{{printf "%.0f" .OldestAgeSeconds}}</td></tr>
 {{end}}</table>
 {{end}}
 {{if .Kafka}}<h2>Kafka lag</h2><table><tr><th>topic</th><th>partition</th><th>lag</th></tr>

@@ -207,6 +207,9 @@ type SASL struct {
 type Admin struct {
 	// Listen address. Default 127.0.0.1:9464; "off" disables it.
 	Listen string `yaml:"listen"`
+	// TokenFile holds the bearer token the mutating admin endpoints (dead-letter replay and
+	// purge) require. Without it they are allowed only on a loopback listen address.
+	TokenFile string `yaml:"token_file"`
 }
 
 // Log configures log/slog output.

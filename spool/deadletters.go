@@ -38,6 +38,11 @@ func (s *Spool) DeadLetters(limit int) ([]DeadLetter, error) {
 // with explicit ids that is an error, with "all" they are skipped and stay. Replay ignores
 // MaxBytes: the user asked for it.
 func (s *Spool) Replay(ids []uint64) (int, error) {
+	return s.replay(func(tx *bolt.Tx) ([]DeadLetter, error) { return pickDead(tx, ids) })
+}
+
+// replay moves the dead letters pick chooses (inside the write transaction) back to their queues.
+func (s *Spool) replay(pick func(tx *bolt.Tx) ([]DeadLetter, error)) (int, error) {
 	unlock, err := s.lockWrite()
 	if err != nil {
 		return 0, err
@@ -48,7 +53,7 @@ func (s *Spool) Replay(ids []uint64) (int, error) {
 	at := s.now()
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		eff = effects{rows: map[QueueKey]*appended{}}
-		picked, err := pickDead(tx, ids)
+		picked, err := pick(tx)
 		if err != nil {
 			return err
 		}

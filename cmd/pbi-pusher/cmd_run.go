@@ -182,7 +182,12 @@ func (d *daemon) startAdmin(ctx context.Context) error {
 	if d.cfg.Admin.Listen == "off" {
 		return nil
 	}
-	srv, err := admin.NewServer(admin.ServerOptions{Listen: d.cfg.Admin.Listen, Gatherer: reg, Metrics: m, Logger: d.log.With("component", "admin")})
+	token, err := adminToken(d.cfg.Admin)
+	if err != nil {
+		return err
+	}
+	srv, err := admin.NewServer(admin.ServerOptions{Listen: d.cfg.Admin.Listen, Gatherer: reg, Metrics: m, Token: token,
+		Logger: d.log.With("component", "admin")})
 	if err != nil {
 		return fmt.Errorf("admin server: %w", err)
 	}
@@ -218,6 +223,9 @@ func (d *daemon) open(ctx context.Context) error {
 		return err
 	}
 	d.p = p
+	if d.admin != nil {
+		d.admin.SetSpool(p.Spool)
+	}
 	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher), KafkaLag: d.lags.lag,
 		UnknownFields: p.UnknownFields, Sink: sinkStatus(p)})
 	return nil

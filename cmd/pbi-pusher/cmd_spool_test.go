@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pbi-pusher/pbi-pusher/admin"
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
@@ -57,7 +58,7 @@ func TestRunSpool(t *testing.T) {
 		{name: "dead letters limit", args: []string{"dead-letters", "-limit", "1", "-json"}, stdout: []string{`"id": 1`, `"position": "in.jsonl:7"`}},
 		{name: "replay id", args: []string{"replay", "-id", "2"}, stdout: []string{"replayed 1 dead letters"}, afterRun: func(t *testing.T, path string) {
 			code, out, _ := runSpoolArgs("stats", "-json", "-spool", path)
-			var st statsOut
+			var st admin.SpoolView
 			if err := json.Unmarshal([]byte(out), &st); code != 0 || err != nil || st.DeadLetters != 1 || st.Queues[0].Rows != 3 {
 				t.Fatalf("after replay: code %d, err %v, stats %+v", code, err, st)
 			}
@@ -65,6 +66,14 @@ func TestRunSpool(t *testing.T) {
 		{name: "replay queue-less", args: []string{"replay", "-id", "1"}, code: 1, stderr: "no queue"},
 		{name: "replay needs ids", args: []string{"replay"}, code: 2, stderr: "-id N"},
 		{name: "replay ids and all", args: []string{"replay", "-all", "-id", "1"}, code: 2, stderr: "-id N"},
+		{name: "replay by reason", args: []string{"replay", "-reason", "NOT A DATE"}, stdout: []string{"replayed 1 dead letters"}},
+		{name: "replay all skips queueless", args: []string{"replay", "-all"}, stdout: []string{"replayed 1 dead letters"}},
+		{name: "dead letters by table", args: []string{"dead-letters", "-table", "sales/orders", "-json"}, stdout: []string{`"id": 2`}},
+		{name: "dead letters since", args: []string{"dead-letters", "-since", "1h", "-reason", "decode"}, stdout: []string{"in.jsonl:7"}},
+		{name: "dead letters bad since", args: []string{"dead-letters", "-since", "yesterday"}, code: 2, stderr: "-since"},
+		{name: "purge by id", args: []string{"purge", "-id", "1", "-json"}, stdout: []string{`"purged": 1`}},
+		{name: "purge needs a selection", args: []string{"purge"}, code: 2, stderr: "purge needs"},
+		{name: "purge unknown id", args: []string{"purge", "-id", "9"}, code: 1, stderr: "not found"},
 		{name: "bad id", args: []string{"replay", "-id", "x"}, code: 2, stderr: "not a dead letter id"},
 		{name: "unknown command", args: []string{"compact"}, code: 2, stderr: "unknown command"},
 		{name: "salvage needs file", args: []string{"salvage"}, code: 2, stderr: "exactly one FILE"},
@@ -121,7 +130,7 @@ func TestRunSpoolUsage(t *testing.T) {
 	if code, _, errOut := runSpoolArgs(); code != 2 || !strings.Contains(errOut, "Usage") {
 		t.Fatalf("no args: %d %s", code, errOut)
 	}
-	if code, _, errOut := runSpoolArgs("stats"); code != 2 || !strings.Contains(errOut, "-spool PATH or -config FILE") {
+	if code, _, errOut := runSpoolArgs("stats"); code != 2 || !strings.Contains(errOut, "-spool PATH, -config FILE or -admin ADDR") {
 		t.Fatalf("no path: %d %s", code, errOut)
 	}
 }

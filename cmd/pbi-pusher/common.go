@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
@@ -78,3 +79,19 @@ func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
 
 // version is set by the linker (-ldflags "-X main.version=1.2.3"); see internal/buildinfo.
 var version = "dev"
+
+// adminToken reads admin.token_file ("" when none is configured).
+func adminToken(a config.Admin) (string, error) {
+	if a.TokenFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(a.TokenFile)
+	if err != nil {
+		return "", fmt.Errorf("admin.token_file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", fmt.Errorf("admin.token_file %s is empty", a.TokenFile)
+	}
+	return tok, nil
+}
