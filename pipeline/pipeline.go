@@ -44,6 +44,7 @@ type Pipeline struct {
 
 	wrapQueue func(batcher.Queue) batcher.Queue
 
+	tokens *swapTokens
 	health map[string]*health // by dataset, from Open on
 	revive map[string]chan struct{}
 
@@ -119,7 +120,8 @@ func (p *Pipeline) openSink(o Options) error {
 			return fmt.Errorf("auth %s: %w", p.cfg.Auth.Method, err)
 		}
 	}
-	sk, err := sink.New(sink.Options{Config: p.cfg, Tokens: tokens, Store: p.Spool, HTTPClient: hc, Logger: p.log.With("component", "sink")})
+	p.tokens = &swapTokens{cur: tokens}
+	sk, err := sink.New(sink.Options{Config: p.cfg, Tokens: p.tokens, Store: p.Spool, HTTPClient: hc, Logger: p.log.With("component", "sink")})
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"sync"
 	"syscall"
 	"time"
@@ -64,6 +66,7 @@ type daemon struct {
 	// start: the admin server reads it concurrently.
 	live *config.Config
 	lags kafkaLags
+	hc   *http.Client // to Power BI and Entra ID
 }
 
 // run follows design.md "Lifecycle": admin up → open spool → start senders (each resolves its
@@ -212,12 +215,13 @@ func (d *daemon) open(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("http client: %w", err)
 	}
-	tok, err := auth.New(d.cfg, auth.Options{HTTPClient: hc, Logger: d.log.With("component", "auth")})
+	d.hc = hc
+	tok, err := d.tokens(d.cfg)
 	if err != nil {
-		return fmt.Errorf("auth %s: %w", d.cfg.Auth.Method, err)
+		return err
 	}
 	p, err := pipeline.Open(ctx, d.cfg, pipeline.Options{
-		Logger: d.log, HTTPClient: d.metrics.HTTPClient(hc), Tokens: d.metrics.Tokens(tok), WrapQueue: d.metrics.Queue,
+		Logger: d.log, HTTPClient: d.metrics.HTTPClient(hc), Tokens: tok, WrapQueue: d.metrics.Queue,
 	})
 	if err != nil {
 		return err
@@ -229,6 +233,15 @@ func (d *daemon) open(ctx context.Context) error {
 	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher), KafkaLag: d.lags.lag,
 		UnknownFields: p.UnknownFields, Sink: sinkStatus(p)})
 	return nil
+}
+
+// tokens is the instrumented token source of cfg's auth settings.
+func (d *daemon) tokens(cfg *config.Config) (auth.Source, error) {
+	tok, err := auth.New(cfg, auth.Options{HTTPClient: d.hc, Logger: d.log.With("component", "auth")})
+	if err != nil {
+		return nil, fmt.Errorf("auth %s: %w", cfg.Auth.Method, err)
+	}
+	return d.metrics.Tokens(tok), nil
 }
 
 func (d *daemon) closeSpool() {
@@ -268,6 +281,16 @@ func (d *daemon) reload(ctx context.Context) {
 		d.log.Error("reload rejected; keeping the running config", "config", d.path, "err", err)
 		return
 	}
+	revived := 0
+	if !reflect.DeepEqual(d.live.Auth, next.Auth) {
+		tok, err := d.tokens(next)
+		if err != nil {
+			d.log.Error("reload rejected; keeping the running config", "config", d.path, "err", err)
+			return
+		}
+		revived = d.p.SetTokens(tok)
+		d.log.Info("auth settings changed: signing in with the new ones", "method", next.Auth.Method)
+	}
 	d.p.SetLimits(next.Datasets)
 	d.sources.stop()
 	if err := d.startSources(ctx, next); err != nil {
@@ -276,7 +299,7 @@ func (d *daemon) reload(ctx context.Context) {
 		return
 	}
 	d.live = next
-	d.log.Info("config reloaded", "config", d.path, "sources", len(next.Sources), "parked_datasets_retried", d.p.Revive())
+	d.log.Info("config reloaded", "config", d.path, "sources", len(next.Sources), "parked_datasets_retried", revived+d.p.Revive())
 }
 
 // sinkStatus adapts the pipeline's per-dataset sink health to what /status and /metrics show.
