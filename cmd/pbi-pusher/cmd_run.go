@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,6 +68,8 @@ type daemon struct {
 	live *config.Config
 	lags kafkaLags
 	hc   *http.Client // to Power BI and Entra ID
+	// spool is the open spool, read by the admin server's readiness check.
+	spool atomic.Pointer[spool.Spool]
 }
 
 // run follows design.md "Lifecycle": admin up → open spool → start senders (each resolves its
@@ -190,7 +193,7 @@ func (d *daemon) startAdmin(ctx context.Context) error {
 		return err
 	}
 	srv, err := admin.NewServer(admin.ServerOptions{Listen: d.cfg.Admin.Listen, Gatherer: reg, Metrics: m, Token: token,
-		Logger: d.log.With("component", "admin")})
+		Ready: d.spoolWritable, Logger: d.log.With("component", "admin")})
 	if err != nil {
 		return fmt.Errorf("admin server: %w", err)
 	}
@@ -201,6 +204,13 @@ func (d *daemon) startAdmin(ctx context.Context) error {
 		}
 	}()
 	return nil
+}
+
+// spoolWritable is the spool's part of readiness ("accepting input durably"): false while the
+// spool is full or the disk is down to its reserve (ingest pauses until space returns).
+func (d *daemon) spoolWritable() bool {
+	sp := d.spool.Load()
+	return sp == nil || !sp.Full()
 }
 
 func (d *daemon) setReady(v bool) {
@@ -227,6 +237,7 @@ func (d *daemon) open(ctx context.Context) error {
 		return err
 	}
 	d.p = p
+	d.spool.Store(p.Spool)
 	if d.admin != nil {
 		d.admin.SetSpool(p.Spool)
 	}
