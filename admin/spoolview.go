@@ -43,6 +43,8 @@ type SpoolView struct {
 	Dropped     int64       `json:"dropped"`
 	Requeued    int64       `json:"requeued_after_crash"`
 	Quarantined int         `json:"quarantined"`
+	DeadEvicted int64       `json:"dead_letters_evicted"` // by spool.dead_letter_max_bytes
+	DiskFull    bool        `json:"disk_full"`            // ingest paused: less than spool.reserve_bytes free
 }
 
 // ViewSpool takes a SpoolView of s at now.
@@ -50,7 +52,7 @@ func ViewSpool(s SpoolAdmin, now time.Time) SpoolView {
 	st := s.Stats()
 	out := SpoolView{Path: s.Path(), Queues: []QueueView{}, InFlight: st.InFlight, DeadLetters: st.DeadLetters,
 		Bytes: st.Bytes, MaxBytes: st.MaxBytes, FileBytes: st.FileBytes, Dropped: st.Dropped,
-		Requeued: st.Requeued, Quarantined: st.Quarantined}
+		Requeued: st.Requeued, Quarantined: st.Quarantined, DeadEvicted: st.DeadEvicted, DiskFull: st.DiskFull}
 	for q, b := range st.Queues {
 		r := QueueView{Dataset: q.Dataset, Table: q.Table, Rows: b.Rows, Bytes: b.Bytes, InFlight: s.InFlight(q), Oldest: b.Oldest}
 		if !b.Oldest.IsZero() {

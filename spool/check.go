@@ -7,7 +7,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Check runs bbolt's consistency check and verifies the spool's own invariants against the file:
+// Check runs the full structural check of the file (what bbolt's tx.Check verifies, read with
+// pread so damage is an error, never a fault) and verifies the spool's own invariants against it:
 // the in-memory counters (ready rows and bytes, oldest ready row, in-flight set, capped bytes,
 // dead-letter count) match a fresh scan, every in-flight marker points at a row of its queue and
 // matches the in-flight set, and no queue holds a key above its bucket sequence. It waits for
@@ -19,12 +20,17 @@ func (s *Spool) Check() error {
 	}
 	defer unlock()
 	var errs []error
-	err = s.db.View(func(tx *bolt.Tx) error {
-		for e := range tx.Check() {
-			errs = append(errs, fmt.Errorf("bbolt: %w", e))
-		}
-		errs = append(errs, s.checkState(tx)...)
-		return nil
+	if pf, err := openPageFile(s.path); err != nil {
+		errs = append(errs, err)
+	} else if pf != nil {
+		errs = append(errs, pf.check())
+		pf.close()
+	}
+	err = protect(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			errs = append(errs, s.checkState(tx)...)
+			return nil
+		})
 	})
 	errs = append(errs, err)
 	return errors.Join(errs...)

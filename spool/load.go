@@ -6,36 +6,52 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// load creates missing buckets, re-queues rows left in flight and rebuilds the in-memory state.
-func (s *Spool) load() error {
-	var requeued int
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, name := range topBuckets {
-			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-				return err
+// load creates missing buckets, re-queues rows left in flight and rebuilds the in-memory state:
+// from the clean-shutdown marker when the file has one that is current (a few page reads),
+// otherwise by scanning every row. A read-only spool writes nothing: rows in flight count as
+// ready, as the next Open would make them.
+func (s *Spool) load(clean *cleanMarker) error {
+	return protect(func() error {
+		var requeued int
+		if !s.opts.ReadOnly {
+			err := s.db.Update(func(tx *bolt.Tx) error {
+				for _, name := range topBuckets {
+					if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+						return err
+					}
+				}
+				n, err := requeueInflight(tx, tx.Bucket(bucketSys))
+				if err != nil {
+					return err
+				}
+				requeued = n
+				return addU64(tx.Bucket(bucketSys), keyRequeued, uint64(n))
+			})
+			if err != nil {
+				return fmt.Errorf("spool: open %s: re-queue in-flight rows: %w", s.path, s.classifyWrite(err))
 			}
 		}
-		n, err := requeueInflight(tx, tx.Bucket(bucketSys))
-		if err != nil {
-			return err
+		if requeued > 0 {
+			s.log.Warn("spool: re-queued rows that were in flight when the previous process stopped; Power BI may receive them twice",
+				"rows", requeued)
 		}
-		requeued = n
-		return addU64(tx.Bucket(bucketSys), keyRequeued, uint64(n))
+		var st state
+		err := s.db.View(func(tx *bolt.Tx) error {
+			var err error
+			if clean != nil {
+				st, err = stateFromClean(tx, clean)
+			} else {
+				st, err = scanState(tx)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("spool: open %s: %w", s.path, err)
+		}
+		st.quarant = s.st.quarant
+		s.st = st
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("spool: open %s: re-queue in-flight rows: %w", s.path, err)
-	}
-	if requeued > 0 {
-		s.log.Warn("spool: re-queued rows that were in flight when the previous process stopped; Power BI may receive them twice",
-			"rows", requeued)
-	}
-	st, err := scanState(s.db)
-	if err != nil {
-		return fmt.Errorf("spool: open %s: %w", s.path, err)
-	}
-	st.quarant = s.st.quarant
-	s.st = st
-	return nil
 }
 
 // requeueInflight drops every in-flight marker (whole buckets: no cursor deletes) and returns
@@ -71,38 +87,56 @@ func requeueInflight(tx *bolt.Tx, sys *bolt.Bucket) (int, error) {
 	return n, nil
 }
 
-// scanState rebuilds the in-memory state from the file. Everything is ready: the caller has
-// cleared the in-flight markers.
-func scanState(db *bolt.DB) (state, error) {
+// scanState rebuilds the in-memory state from every row and dead letter in the file. Rows in
+// flight count as ready: Open re-queues them.
+func scanState(tx *bolt.Tx) (state, error) {
 	st := newState()
-	err := db.View(func(tx *bolt.Tx) error {
-		if err := scanQueues(tx, &st); err != nil {
-			return err
-		}
-		sys := tx.Bucket(bucketSys)
-		st.dropped = int64(getU64(sys.Get(keyDropped)))
-		st.requeued = int64(getU64(sys.Get(keyRequeued)))
-		st.deadEvicted = int64(getU64(sys.Get(keyDeadEvicted)))
-		return tx.Bucket(bucketDead).ForEach(func(_, v []byte) error {
-			st.dead++
-			st.deadBytes += int64(len(v))
-			return nil
-		})
+	if err := scanQueues(tx, &st); err != nil {
+		return st, err
+	}
+	if sys := tx.Bucket(bucketSys); sys != nil {
+		readSysCounters(sys, &st)
+	}
+	dead := tx.Bucket(bucketDead)
+	if dead == nil {
+		return st, nil
+	}
+	err := dead.ForEach(func(_, v []byte) error {
+		st.dead++
+		st.deadBytes += int64(len(v))
+		return nil
 	})
 	return st, err
 }
 
+// readSysCounters reads the spool-wide counters kept in the sys bucket.
+func readSysCounters(sys *bolt.Bucket, st *state) {
+	st.dropped = int64(getU64(sys.Get(keyDropped)))
+	st.requeued = int64(getU64(sys.Get(keyRequeued)))
+	st.deadEvicted = int64(getU64(sys.Get(keyDeadEvicted)))
+}
+
 func scanQueues(tx *bolt.Tx, st *state) error {
 	queues, sys := tx.Bucket(bucketQueues), tx.Bucket(bucketSys)
+	if queues == nil {
+		return nil
+	}
 	return queues.ForEachBucket(func(name []byte) error {
 		q, ok := parseQueueName(name)
 		if !ok {
 			return fmt.Errorf("queue bucket %q: bad name", name)
 		}
 		qs := st.queue(q)
-		qs.delivered = int64(getU64(sys.Get([]byte(keyDelivered + string(name)))))
-		qs.requeued = int64(getU64(sys.Get([]byte(keyRequeuedQ + string(name)))))
-		return queues.Bucket(name).ForEach(func(k, v []byte) error {
+		if sys != nil {
+			qs.delivered = int64(getU64(sys.Get([]byte(keyDelivered + string(name)))))
+			qs.requeued = int64(getU64(sys.Get([]byte(keyRequeuedQ + string(name)))))
+		}
+		qb := queues.Bucket(name)
+		top := qb.Sequence()
+		return qb.ForEach(func(k, v []byte) error {
+			if len(k) != 8 || v == nil || keySeq(k) > top || len(v) < tsLen {
+				return fmt.Errorf("%w: queue %s: row key %x is not one the spool wrote", errCorrupt, q, k)
+			}
 			size := int64(len(rowData(v)))
 			qs.addReady(1, size, keySeq(k), rowAt(v))
 			st.used += size

@@ -107,8 +107,16 @@ func (s *Spool) Close() error {
 	<-s.loopDone
 	s.dbmu.Lock()
 	defer s.dbmu.Unlock()
+	if s.opts.ReadOnly {
+		err := s.db.Close()
+		s.db = nil
+		return err
+	}
 	var err error
 	if s.db != nil {
+		if cerr := protect(s.writeClean); cerr != nil {
+			s.log.Warn("spool: could not write the clean-shutdown marker; the next start runs the full check", "path", s.path, "err", cerr)
+		}
 		err = s.db.Close()
 		s.db = nil
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,24 +21,43 @@ var errCorrupt = errors.New("spool file corrupt")
 // quarantines a corrupt file (moved to PATH.corrupt-<time>, a fresh one started; see
 // Stats().Quarantined). When another process holds the file it fails after Options.Timeout
 // with ErrInUse naming that process.
+//
+// The file is untrusted until checked: Open validates its meta pages against the file size
+// before bbolt maps it, runs the full structural check (pread, never through the mapping) unless
+// the file carries a current clean-shutdown marker, and opens and loads it with faults turned
+// into errors (debug.SetPanicOnFault), so a damaged file is quarantined instead of killing the
+// process. With Options.ReadOnly nothing is written and a damaged file is an error, not moved.
 func Open(path string, opts Options) (*Spool, error) {
 	opts, err := withDefaults(opts)
 	if err != nil {
 		return nil, err
 	}
 	s := &Spool{path: path, opts: opts, log: opts.Logger, st: newState()}
-	if err := s.openFile(); err != nil {
+	clean, err := s.openFile()
+	if err != nil {
 		return nil, err
 	}
-	if err := s.load(); err != nil {
+	if err := s.load(clean); err != nil {
 		_ = s.db.Close()
-		return nil, err
-	}
-	if _, err := s.compactLocked(); err != nil {
-		if s.db == nil {
+		s.db = nil
+		if !errors.Is(err, errCorrupt) || opts.ReadOnly {
 			return nil, err
 		}
-		s.log.Warn("spool compaction at open failed", "path", path, "err", err)
+		if err := s.quarantine(err); err != nil { // a fault while loading: start fresh
+			return nil, err
+		}
+		if _, err := s.openFile(); err != nil {
+			return nil, err
+		}
+		if err := s.load(nil); err != nil {
+			_ = s.db.Close()
+			return nil, err
+		}
+	}
+	if !opts.ReadOnly {
+		if _, err := s.compactLocked(); err != nil {
+			s.log.Warn("spool compaction at open failed", "path", path, "err", err)
+		}
 	}
 	s.start()
 	return s, nil
@@ -69,6 +89,9 @@ func withDefaults(o Options) (Options, error) {
 	if o.CompactMinBytes == 0 {
 		o.CompactMinBytes = 64 << 20
 	}
+	if o.FullCheckMaxBytes == 0 {
+		o.FullCheckMaxBytes = DefaultFullCheckMaxBytes
+	}
 	if o.MaxDeadBytes == 0 {
 		o.MaxDeadBytes = o.MaxBytes / 10
 	}
@@ -94,52 +117,105 @@ func (s *Spool) start() {
 	go s.commitLoop()
 }
 
-// openFile opens s.path, quarantining it once if it is corrupt.
-func (s *Spool) openFile() error {
-	db, err := s.openChecked()
-	if errors.Is(err, errCorrupt) {
+// openFile validates s.path and opens it with bbolt, quarantining a corrupt file once (in
+// read-only mode the corruption is returned instead). It returns the file's clean-shutdown
+// marker when it is current.
+func (s *Spool) openFile() (*cleanMarker, error) {
+	clean, err := s.validate()
+	if err == nil {
+		err = s.openDB()
+	}
+	if errors.Is(err, errCorrupt) && !s.opts.ReadOnly {
 		if qerr := s.quarantine(err); qerr != nil {
-			return qerr
+			return nil, qerr
 		}
-		db, err = s.openChecked()
+		clean, err = nil, s.openDB()
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	s.db, s.pageSize = db, db.Info().PageSize
-	return s.writePID()
+	if s.opts.ReadOnly {
+		return clean, nil
+	}
+	return clean, s.writePID()
 }
 
-// openChecked opens the file and runs tx.Check; corruption is reported as errCorrupt.
-func (s *Spool) openChecked() (*bolt.DB, error) {
-	db, err := openBolt(s.path, s.boltOptions())
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, s.inUse()
+// validate checks the file before bbolt maps it, holding the file lock meanwhile: the meta pages
+// against the file size always, the whole structure unless a current clean-shutdown marker
+// says nothing was written since a clean Close. A missing or empty file is valid (bbolt
+// creates it).
+func (s *Spool) validate() (*cleanMarker, error) {
+	unlock, err := s.lockFile()
+	if err != nil || unlock == nil {
+		return nil, err
 	}
-	if err != nil {
-		return nil, classifyOpen(s.path, err)
+	defer unlock()
+	pf, err := openPageFile(s.path)
+	if err != nil || pf == nil {
+		return nil, err
 	}
-	if err := checkDB(db); err != nil {
-		_ = db.Close()
+	defer pf.close()
+	if clean := readClean(pf); clean != nil && (s.opts.FullCheckMaxBytes < 0 || pf.size > s.opts.FullCheckMaxBytes) {
+		return clean, nil
+	}
+	if err := pf.check(); err != nil {
 		return nil, fmt.Errorf("%w: %s: check: %w", errCorrupt, s.path, err)
 	}
-	return db, nil
+	return nil, nil // load scans every row, checking each
+}
+
+// lockFile takes the lock bbolt uses (flock: exclusive, shared when read-only) on the existing
+// file, waiting up to Options.Timeout. It returns a nil unlock when there is no file yet.
+func (s *Spool) lockFile() (func(), error) {
+	f, err := os.Open(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spool: open %s: %w", s.path, err)
+	}
+	how := syscall.LOCK_EX
+	if s.opts.ReadOnly {
+		how = syscall.LOCK_SH
+	}
+	deadline := time.Now().Add(s.opts.Timeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
+		if err == nil {
+			return func() { _ = f.Close() }, nil // closing the descriptor releases the lock
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			_ = f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return nil, s.inUse()
+			}
+			return nil, fmt.Errorf("spool: lock %s: %w", s.path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// openDB opens the validated file with bbolt; a fault or panic while bbolt reads it is an error.
+func (s *Spool) openDB() error {
+	var db *bolt.DB
+	err := protect(func() error {
+		var err error
+		db, err = bolt.Open(s.path, 0o600, s.boltOptions())
+		return err
+	})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return s.inUse()
+	}
+	if err != nil {
+		return classifyOpen(s.path, err)
+	}
+	s.db, s.pageSize = db, db.Info().PageSize
+	return nil
 }
 
 func (s *Spool) boltOptions() *bolt.Options {
-	return &bolt.Options{Timeout: s.opts.Timeout, NoSync: s.opts.NoSync, FreelistType: bolt.FreelistMapType}
-}
-
-// openBolt opens path. bbolt panics on some corrupt pages (for example a garbage freelist read
-// while opening); such a file is reported as corrupt so Open can quarantine it instead of
-// crash-looping the agent.
-func openBolt(path string, o *bolt.Options) (db *bolt.DB, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: %s: bbolt panicked: %v", errCorrupt, path, r)
-		}
-	}()
-	return bolt.Open(path, 0o600, o)
+	return &bolt.Options{Timeout: s.opts.Timeout, NoSync: s.opts.NoSync, FreelistType: bolt.FreelistMapType,
+		ReadOnly: s.opts.ReadOnly}
 }
 
 // classifyOpen marks bbolt's "this is not a valid database" errors as corruption. OS errors
@@ -156,17 +232,6 @@ func classifyOpen(path string, err error) error {
 		return err
 	}
 	return fmt.Errorf("spool: open %s: %w", path, err)
-}
-
-// checkDB runs bbolt's consistency check and joins what it reports.
-func checkDB(db *bolt.DB) error {
-	return db.View(func(tx *bolt.Tx) error {
-		var errs []error
-		for err := range tx.Check() {
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	})
 }
 
 // quarantine moves the corrupt file aside, logs and counts it.

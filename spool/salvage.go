@@ -1,210 +1,388 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
-
-	bolt "go.etcd.io/bbolt"
+	"sort"
 )
 
 // salvageChunk is how many rows Salvage appends per Write.
 const salvageChunk = 1000
 
-// Salvage reads whatever is readable in a quarantined spool file (opened read-only, never
-// modified) and appends its rows to their queues in into, and its dead letters to into's
-// dead-letter bucket. Rows that were in flight in the old file are included (they may already be
-// at Power BI). Metadata and checkpoints are not copied: the running spool's are newer. Rows that
-// are not valid JSON (garbage from a damaged page) are skipped and counted in the error.
-//
-// It returns the rows (and dead letters) appended. A non-nil error with rows > 0 means the file
-// was partly readable: the error lists what was skipped.
-//
-// bbolt panics on some corrupt pages instead of returning an error. Salvage exists to read damaged
-// files, so it recovers those panics per queue (a panic loses the rest of that queue only);
-// nothing else in this package recovers from a read panic (Open's recover only turns a panic
-// while opening into quarantine).
+// SalvageResult is what SalvageFile recovered and what it could not.
+type SalvageResult struct {
+	Rows         int      // rows appended to their queues
+	DeadLetters  int      // dead letters appended
+	Orphans      int      // of Rows: rows from intact pages cut off from their tree by a damaged page
+	PagesSkipped int      // pages that could not be read or decoded (with what hung below them)
+	RowsSkipped  int      // rows on readable pages whose data is not a JSON object
+	Problems     []string // the first problems found, for the report
+}
+
+// SalvageOptions tune SalvageFile.
+type SalvageOptions struct {
+	// Queues are the tables the agent is configured with. When the damage took the list of
+	// queues with it and the file names no queue anywhere, intact pages of rows go to the one
+	// queue here (with several, which one is unknown: they are skipped and counted).
+	Queues []QueueKey
+}
+
+// Salvage is SalvageFile returning the rows and dead letters appended.
 func Salvage(ctx context.Context, corruptPath string, into *Spool) (int, error) {
-	db, err := openBolt(corruptPath, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return 0, fmt.Errorf("spool: salvage %s: cannot open: %w", corruptPath, err)
-	}
-	defer func() { _ = db.Close() }()
-	names, err := salvageNames(db)
-	if err != nil {
-		return 0, fmt.Errorf("spool: salvage %s: %w", corruptPath, err)
-	}
-	total := 0
-	var errs []error
-	for _, name := range names {
-		sv := &salvager{ctx: ctx, into: into}
-		err := sv.run(db, name)
-		total += sv.n
-		if err != nil {
-			errs = append(errs, err)
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	sv := &salvager{ctx: ctx, into: into}
-	if err := sv.run(db, nil); err != nil {
-		errs = append(errs, err)
-	}
-	total += sv.n
-	if err := errors.Join(errs...); err != nil {
-		return total, fmt.Errorf("spool: salvage %s: %d rows recovered, some skipped: %w", corruptPath, total, err)
-	}
-	return total, nil
+	r, err := SalvageFile(ctx, corruptPath, into, SalvageOptions{})
+	return r.Rows + r.DeadLetters, err
 }
 
-// salvageNames lists the queue buckets of the damaged file.
-func salvageNames(db *bolt.DB) (names [][]byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("queue list unreadable (bbolt panicked: %v)", r)
+// SalvageFile reads whatever is readable in a (quarantined) spool file, never modifying it, and
+// appends its rows to their queues in into, and its dead letters to into's dead letters. Rows
+// that were in flight in the old file are included (they may already be at Power BI).
+// Metadata and checkpoints are not copied: the running spool's are newer.
+//
+// It reads the file with pread, page by page, never through a memory mapping, so no damage can
+// crash it: it walks the tree from the root, skipping (and counting) every page that is outside
+// the file or does not decode, then scans every page the walk did not reach and the freelist
+// does not hold: an intact leaf of queue rows cut off by a damaged branch is recovered too when
+// the damage lies in exactly one queue. A non-nil error with a result means the file was partly
+// readable: the error and the result list what was skipped.
+func SalvageFile(ctx context.Context, corruptPath string, into *Spool, opts SalvageOptions) (SalvageResult, error) {
+	var res SalvageResult
+	pf, err := openSalvage(corruptPath)
+	if err != nil {
+		return res, fmt.Errorf("spool: salvage %s: cannot read: %w", corruptPath, err)
+	}
+	defer pf.close()
+	sv := &salvager{ctx: ctx, into: into, pf: pf, keys: map[string]map[uint64]bool{}, configured: opts.Queues}
+	sv.walk(pf.meta.root)
+	if sv.w.skipped > 0 && pf.older != nil && sv.err == nil {
+		// The tree of the transaction before is intact wherever the last one did not write
+		// (a truncated file loses the newest pages first): walk it too, rows seen once.
+		newest := sv.w
+		sv.walk(pf.older.root)
+		for id, seen := range sv.w.seen {
+			newest.seen[id] = newest.seen[id] || seen
 		}
-	}()
-	err = db.View(func(tx *bolt.Tx) error {
-		qs := tx.Bucket(bucketQueues)
-		if qs == nil {
-			return errors.New("no queues bucket")
-		}
-		return qs.ForEachBucket(func(name []byte) error {
-			names = append(names, append([]byte(nil), name...))
-			return nil
-		})
-	})
-	return names, err
+		newest.problems = append(newest.problems, sv.w.problems...)
+		sv.w = newest
+	}
+	if sv.err == nil {
+		sv.orphans()
+	}
+	res = sv.res
+	res.PagesSkipped = sv.w.skipped
+	for _, p := range sv.w.problems {
+		res.Problems = append(res.Problems, p.Error())
+	}
+	switch {
+	case sv.err != nil:
+		return res, fmt.Errorf("spool: salvage %s: %d rows recovered, then: %w", corruptPath, res.Rows, sv.err)
+	case res.PagesSkipped > 0 || res.RowsSkipped > 0:
+		return res, fmt.Errorf("spool: salvage %s: %d rows and %d dead letters recovered; %d pages and %d rows skipped: %w",
+			corruptPath, res.Rows, res.DeadLetters, res.PagesSkipped, res.RowsSkipped, errors.Join(sv.w.problems...))
+	}
+	return res, nil
 }
 
-// salvager copies one queue (name != nil) or the dead letters (name == nil) in chunks.
+// walk walks the tree at root, recovering what it can.
+func (sv *salvager) walk(root uint64) {
+	sv.w = newWalker(sv.pf, true)
+	sv.w.leaf = sv.leaf
+	sv.w.onFail = sv.noteDamage
+	sv.w.walkPage(nil, root, 0)
+	sv.flush()
+}
+
+// openSalvage opens path for salvage: a valid meta page is needed (for the page size and the
+// root), but pages past the end of a truncated file are only skipped.
+func openSalvage(path string) (*pageFile, error) {
+	pf, err := openPageFile(path)
+	if err == nil && pf == nil {
+		return nil, errors.New("empty file")
+	}
+	if !errors.Is(err, errCorrupt) {
+		return pf, err
+	}
+	pf, ferr := openRaw(path) // the meta does not fit the file: use it anyway
+	if ferr != nil || pf == nil {
+		return nil, err
+	}
+	if perr := pf.pickMeta(); perr != nil {
+		pf.close()
+		return nil, err
+	}
+	return pf, nil
+}
+
+// salvager copies what the walk finds, in chunks, queue by queue.
 type salvager struct {
 	ctx     context.Context
 	into    *Spool
-	w       Write
-	n       int
-	skipped int
-	last    []byte // key of the last row read going forward
+	pf      *pageFile
+	w       *walker
+	buf     Write
+	res     SalvageResult
+	err     error                      // the first Append failure: stops everything
+	keys    map[string]map[uint64]bool // per queue bucket: row keys recovered
+	damaged []damage                   // where the walk skipped pages of queues
+
+	configured []QueueKey // SalvageOptions.Queues
 }
 
-// run copies the bucket. A bad page stops a forward walk; for queues a backward walk then finds
-// where the readable tail starts and a third walk copies it, so one bad page loses only its own
-// rows.
-func (sv *salvager) run(db *bolt.DB, name []byte) error {
-	what := "dead letters"
-	if name != nil {
-		q, _ := parseQueueName(name)
-		sv.w.Queue, what = q, "queue "+q.String()
-	}
-	errs := []error{sv.pass(db, name, func(b *bolt.Bucket) error { return sv.forward(b, nil) })}
-	if errs[0] != nil && name != nil && !errors.Is(errs[0], sv.ctx.Err()) {
-		var tail []byte
-		_ = sv.pass(db, name, func(b *bolt.Bucket) error { tail = sv.tailStart(b); return nil })
-		if tail != nil {
-			errs = append(errs, sv.pass(db, name, func(b *bolt.Bucket) error { return sv.forward(b, tail) }))
-		}
-	}
-	if sv.skipped > 0 {
-		errs = append(errs, fmt.Errorf("%d rows skipped (not JSON)", sv.skipped))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+// damage is a skipped subtree of a queue: its bucket name ("" = the list of queues itself) and
+// the key range its parent gave it (nil = unbounded).
+type damage struct {
+	queue  string
+	lo, hi []byte
 }
 
-// pass runs fn on the bucket in a read transaction and flushes what it collected. This is the
-// recover: a bbolt panic on a damaged page ends the pass, not the process.
-func (sv *salvager) pass(db *bolt.DB, name []byte, fn func(*bolt.Bucket) error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("unreadable page after %d rows (bbolt panicked: %v)", sv.n+len(sv.w.Rows)+len(sv.w.DeadLetters), r)
+// leaf takes one row (queues/<queue>/key) or dead letter (dead/key).
+func (sv *salvager) leaf(path [][]byte, k, v []byte) {
+	if sv.err != nil {
+		return
+	}
+	switch {
+	case len(path) == 2 && bytes.Equal(path[0], bucketQueues) && len(k) == 8:
+		q, ok := parseQueueName(path[1])
+		if !ok {
+			return
 		}
-		err = errors.Join(err, sv.flush())
-	}()
-	return db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDead)
-		if name != nil {
-			b = tx.Bucket(bucketQueues).Bucket(name)
+		name := string(path[1])
+		if sv.keys[name][keySeq(k)] {
+			return // seen in the newer tree
 		}
-		if b == nil {
-			return errors.New("bucket missing")
+		if sv.buf.Queue != q || len(sv.buf.DeadLetters) > 0 {
+			sv.flush()
 		}
-		return fn(b)
-	})
+		if !sv.addRow(q, v) {
+			return
+		}
+		sv.have(name, keySeq(k))
+	case len(path) == 1 && bytes.Equal(path[0], bucketDead) && len(k) == 8:
+		if sv.keys[""][keySeq(k)] {
+			return
+		}
+		sv.have("", keySeq(k))
+		d, err := decodeDead(k, v)
+		if err != nil {
+			sv.res.RowsSkipped++
+			return
+		}
+		if len(sv.buf.Rows) > 0 {
+			sv.flush()
+		}
+		sv.buf.DeadLetters = append(sv.buf.DeadLetters, d)
+		sv.res.DeadLetters++
+	default:
+		return
+	}
+	if len(sv.buf.Rows)+len(sv.buf.DeadLetters) >= salvageChunk {
+		sv.flush()
+	}
 }
 
-// forward copies rows from from (nil = first) to the end.
-func (sv *salvager) forward(b *bolt.Bucket, from []byte) error {
-	add := sv.addRow
-	if sv.w.Queue == (QueueKey{}) {
-		add = sv.addDead
+// have records that key of the queue bucket name ("" = dead letters) was recovered.
+func (sv *salvager) have(name string, k uint64) {
+	if sv.keys[name] == nil {
+		sv.keys[name] = map[uint64]bool{}
 	}
-	c := b.Cursor()
-	k, v := c.First()
-	if from != nil {
-		k, v = c.Seek(from)
+	sv.keys[name][k] = true
+}
+
+// addRow buffers one row value of q; false if its data is not a JSON object.
+func (sv *salvager) addRow(q QueueKey, v []byte) bool {
+	data := rowData(v)
+	if len(data) == 0 || data[0] != '{' || !json.Valid(data) {
+		sv.res.RowsSkipped++
+		return false
 	}
-	for ; k != nil; k, v = c.Next() {
-		if v == nil || len(k) != 8 {
-			continue
-		}
-		add(k, v)
-		sv.last = append(sv.last[:0], k...)
-		if len(sv.w.Rows)+len(sv.w.DeadLetters) >= salvageChunk {
-			if err := sv.flush(); err != nil {
-				return err
+	sv.buf.Queue = q
+	sv.buf.Rows = append(sv.buf.Rows, append([]byte(nil), data...))
+	sv.res.Rows++
+	return true
+}
+
+// noteDamage remembers where a skipped page of a queue was.
+func (sv *salvager) noteDamage(path [][]byte, lo, hi []byte) {
+	switch {
+	case len(path) == 2 && bytes.Equal(path[0], bucketQueues):
+		sv.damaged = append(sv.damaged, damage{queue: string(path[1]), lo: clone(lo), hi: clone(hi)})
+	case len(path) == 0 || len(path) == 1 && bytes.Equal(path[0], bucketQueues):
+		sv.damaged = append(sv.damaged, damage{}) // the root or the list of queues itself
+	}
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+// flush appends the buffered chunk to the live spool.
+func (sv *salvager) flush() {
+	if sv.err != nil || len(sv.buf.Rows)+len(sv.buf.DeadLetters) == 0 {
+		sv.buf = Write{}
+		return
+	}
+	if err := sv.into.Append(sv.ctx, sv.buf); err != nil {
+		sv.err = err
+		sv.w.err = err // stop the walk
+	}
+	sv.buf = Write{}
+}
+
+// orphanLeaf is an intact leaf page of queue rows the walk did not reach.
+type orphanLeaf struct {
+	first uint64
+	keys  []uint64
+	vals  [][]byte
+}
+
+// orphans recovers the rows of intact leaf pages that the walk could not reach because a page
+// above them was damaged. Pages in the freelist are old copies and never used. Such a page
+// names no queue: it goes to the damaged subtree whose key range holds its keys; when that is
+// ambiguous (damage in several queues over the same keys) its rows are counted as skipped.
+func (sv *salvager) orphans() {
+	if len(sv.damaged) == 0 {
+		return
+	}
+	free, err := sv.pf.freePages()
+	if err != nil { // old copies of pages cannot be told apart: their rows may be delivered already
+		sv.w.problems = append(sv.w.problems, fmt.Errorf("freelist unreadable, pages cut off by damage may hold rows already delivered: %w", err))
+	}
+	isFree := map[uint64]bool{}
+	for _, id := range free {
+		isFree[id] = true
+	}
+	byQueue := map[string][]orphanLeaf{}
+	unplaced := 0
+	var leaves []orphanLeaf
+	for id := uint64(2); id < sv.pf.meta.hwm; id++ {
+		switch {
+		case sv.w.seen[id]:
+		case isFree[id]:
+			sv.learnQueues(id) // queue names do not change: old copies tell them too
+		default:
+			if l, ok := sv.orphanAt(id); ok {
+				leaves = append(leaves, l)
+			} else {
+				sv.learnQueues(id)
 			}
 		}
 	}
-	return nil
-}
-
-// tailStart walks backward from the last key until it reaches what forward already read or a
-// bad page, and returns the lowest key it could read (nil if none).
-func (sv *salvager) tailStart(b *bolt.Bucket) (low []byte) {
-	defer func() { _ = recover() }() // the bad page ends the walk; low (named) is what we got
-	c := b.Cursor()
-	for k, _ := c.Last(); k != nil; k, _ = c.Prev() {
-		if sv.last != nil && string(k) <= string(sv.last) {
-			break
+	for _, l := range leaves {
+		if q, ok := sv.placeOrphan(l); ok {
+			byQueue[q] = append(byQueue[q], l)
+		} else {
+			unplaced++
+			sv.res.RowsSkipped += len(l.keys)
 		}
-		low = append(low[:0], k...)
 	}
-	return low
+	if unplaced > 0 {
+		sv.w.problems = append(sv.w.problems, fmt.Errorf("%d intact leaf pages cut off where several queues were damaged: their rows cannot be placed", unplaced))
+	}
+	for name, leaves := range byQueue {
+		sv.addOrphans(name, leaves)
+	}
 }
 
-func (sv *salvager) addRow(_, v []byte) {
-	data := rowData(v)
-	if !json.Valid(data) {
-		sv.skipped++
-		return
+// placeOrphan finds the one queue whose damaged key ranges hold l's keys.
+func (sv *salvager) placeOrphan(l orphanLeaf) (string, bool) {
+	first, last := seqKey(l.keys[0]), seqKey(l.keys[len(l.keys)-1])
+	found := map[string]bool{}
+	for _, d := range sv.damaged {
+		switch {
+		case d.queue == "":
+			for name := range sv.keys {
+				if name != "" {
+					found[name] = true
+				}
+			}
+			if len(found) == 0 && len(sv.configured) == 1 {
+				found[string(queueName(sv.configured[0]))] = true
+			}
+		case (d.lo == nil || bytes.Compare(first, d.lo) >= 0) && (d.hi == nil || bytes.Compare(last, d.hi) < 0):
+			found[d.queue] = true
+		}
 	}
-	sv.w.Rows = append(sv.w.Rows, append([]byte(nil), data...))
+	if len(found) != 1 {
+		return "", false
+	}
+	for name := range found {
+		return name, true
+	}
+	return "", false
 }
 
-func (sv *salvager) addDead(k, v []byte) {
-	d, err := decodeDead(k, v)
+// addOrphans appends the rows of name's orphan leaves, in key order, skipping keys recovered
+// already.
+func (sv *salvager) addOrphans(name string, leaves []orphanLeaf) {
+	sv.flush()
+	q, _ := parseQueueName([]byte(name))
+	sort.Slice(leaves, func(i, j int) bool { return leaves[i].first < leaves[j].first })
+	for _, l := range leaves {
+		for i, k := range l.keys {
+			if sv.keys[name][k] {
+				continue
+			}
+			if sv.addRow(q, l.vals[i]) {
+				sv.have(name, k)
+				sv.res.Orphans++
+			}
+			if len(sv.buf.Rows) >= salvageChunk {
+				sv.flush()
+			}
+		}
+	}
+	sv.flush()
+}
+
+// learnQueues collects queue names from page id when it is a leaf listing queue buckets (an
+// old copy of the queue list, or of the in-flight list, which uses the same names): when the
+// live list is lost they tell which queues exist.
+func (sv *salvager) learnQueues(id uint64) {
+	p, err := sv.pf.page(id)
 	if err != nil {
-		sv.skipped++
 		return
 	}
-	sv.w.DeadLetters = append(sv.w.DeadLetters, d)
+	flags, es, err := elems(p)
+	if err != nil || flags != flagLeaf {
+		return
+	}
+	for _, e := range es {
+		if _, ok := parseQueueName(e.key); !e.bucket || !ok {
+			return
+		}
+	}
+	for _, e := range es {
+		if sv.keys[string(e.key)] == nil {
+			sv.keys[string(e.key)] = map[uint64]bool{}
+		}
+	}
 }
 
-// flush appends the pending chunk to the live spool.
-func (sv *salvager) flush() error {
-	n := len(sv.w.Rows) + len(sv.w.DeadLetters)
-	if n == 0 {
-		return nil
+// orphanAt reads page id as a leaf of queue rows (8-byte keys, values with a timestamp and a
+// JSON object); ok=false for anything else.
+func (sv *salvager) orphanAt(id uint64) (orphanLeaf, bool) {
+	p, err := sv.pf.page(id)
+	if err != nil {
+		return orphanLeaf{}, false
 	}
-	if err := sv.into.Append(sv.ctx, sv.w); err != nil {
-		return err
+	flags, es, err := elems(p)
+	if err != nil || flags != flagLeaf || len(es) == 0 {
+		return orphanLeaf{}, false
 	}
-	sv.n += n
-	sv.w.Rows, sv.w.DeadLetters = nil, nil
-	return nil
+	var l orphanLeaf
+	for _, e := range es {
+		data := rowData(e.value)
+		if e.bucket || len(e.key) != 8 || len(data) == 0 || data[0] != '{' {
+			return orphanLeaf{}, false
+		}
+		l.keys = append(l.keys, keySeq(e.key))
+		l.vals = append(l.vals, e.value)
+	}
+	l.first = l.keys[0]
+	return l, true
 }

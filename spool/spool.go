@@ -36,6 +36,15 @@ type Options struct {
 	// logged and counted (Stats.DeadEvicted). Dead letters do not count toward MaxBytes.
 	// 0 = MaxBytes/10.
 	MaxDeadBytes int64
+	// FullCheckMaxBytes: a cleanly closed file up to this size is still fully checked and
+	// scanned at Open (tens of milliseconds); a larger one opens on its clean-shutdown marker
+	// alone, in a few page reads. A file without a current marker (a crash, a kill -9) is
+	// always fully checked. 0 = DefaultFullCheckMaxBytes; negative = trust every marker.
+	FullCheckMaxBytes int64
+	// ReadOnly opens for inspection (spool stats, dead-letters): nothing is written, no pid
+	// file, no compaction, no quarantine (a damaged file is an error). It shares the lock with
+	// other readers and fails with ErrInUse while an agent holds the file.
+	ReadOnly bool
 }
 
 // Full policies.
@@ -43,6 +52,9 @@ const (
 	WhenFullBlock      = "block"
 	WhenFullDropOldest = "drop_oldest"
 )
+
+// DefaultFullCheckMaxBytes is the default Options.FullCheckMaxBytes (64 MiB).
+const DefaultFullCheckMaxBytes int64 = 64 << 20
 
 // DefaultMaxBytes is the default spool cap (10 GiB).
 const DefaultMaxBytes int64 = 10 << 30

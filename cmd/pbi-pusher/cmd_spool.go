@@ -71,6 +71,7 @@ type spoolCmd struct {
 	since, until   string
 	filter         spool.DeadFilter
 	file           string
+	queues         []spool.QueueKey // the config's tables (salvage places pages of rows by them)
 	stdout, stderr io.Writer
 	now            func() time.Time
 }
@@ -313,11 +314,20 @@ func adminDialAddr(listen string) (string, error) {
 }
 
 // open opens the spool named by -spool or the config. It refuses to create a missing file.
+// Inspection commands (stats, dead-letters) open it read-only: they never modify the file, and
+// a damaged file is reported, not moved aside.
 func (c *spoolCmd) open(cfg *config.Config) (*spool.Spool, error) {
-	opts := spool.Options{Logger: slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	opts := spool.Options{Logger: slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		ReadOnly: c.name == "stats" || c.name == "dead-letters"}
 	path := c.spoolPath
 	if cfg != nil {
 		opts.MaxBytes, opts.WhenFull, opts.NoSync = int64(cfg.Spool.MaxBytes), cfg.Spool.WhenFull, cfg.Spool.NoSync
+		opts.ReserveBytes, opts.MaxDeadBytes = int64(cfg.Spool.ReserveBytes), int64(cfg.Spool.DeadLetterMaxBytes)
+		for _, d := range cfg.Datasets {
+			for _, t := range d.Tables {
+				c.queues = append(c.queues, spool.QueueKey{Dataset: d.Name, Table: t.Name})
+			}
+		}
 		if path == "" {
 			path = cfg.Spool.Path
 		}
@@ -343,7 +353,7 @@ func (c *spoolCmd) stats(b spoolBackend) error {
 	}
 	fmt.Fprintf(tw, "\nin flight\t%d\ndead letters\t%d\nspooled bytes\t%d of %d\nfile bytes\t%d\n",
 		out.InFlight, out.DeadLetters, out.Bytes, out.MaxBytes, out.FileBytes)
-	fmt.Fprintf(tw, "dropped (drop_oldest)\t%d\nre-queued after crash\t%d\n", out.Dropped, out.Requeued)
+	fmt.Fprintf(tw, "dropped (drop_oldest)\t%d\nre-queued after crash\t%d\ndead letters evicted\t%d\n", out.Dropped, out.Requeued, out.DeadEvicted)
 	return tw.Flush()
 }
 
@@ -404,9 +414,10 @@ func oneLine(s string, n int) string {
 }
 
 func (c *spoolCmd) salvage(ctx context.Context, s *spool.Spool) error {
-	n, err := spool.Salvage(ctx, c.file, s)
+	r, err := spool.SalvageFile(ctx, c.file, s, spool.SalvageOptions{Queues: c.queues})
 	if c.json {
-		out := map[string]any{"file": c.file, "into": s.Path(), "rows": n}
+		out := map[string]any{"file": c.file, "into": s.Path(), "rows": r.Rows + r.DeadLetters, "queue_rows": r.Rows,
+			"dead_letters": r.DeadLetters, "rows_from_cut_off_pages": r.Orphans, "pages_skipped": r.PagesSkipped, "rows_skipped": r.RowsSkipped}
 		if err != nil {
 			out["error"] = err.Error()
 		}
@@ -414,7 +425,8 @@ func (c *spoolCmd) salvage(ctx context.Context, s *spool.Spool) error {
 			return werr
 		}
 	} else {
-		fmt.Fprintf(c.stdout, "salvaged %d rows from %s into %s\n", n, c.file, s.Path())
+		fmt.Fprintf(c.stdout, "salvaged %d rows (%d from pages cut off by damage) and %d dead letters from %s into %s; %d pages and %d rows skipped\n",
+			r.Rows, r.Orphans, r.DeadLetters, c.file, s.Path(), r.PagesSkipped, r.RowsSkipped)
 	}
 	return err
 }
