@@ -99,11 +99,15 @@ func (s *Source) fileFlush(path string, id fileID) flushFunc {
 
 // seed loads the checkpoints of paths into the registry: for each identity not known yet, the
 // highest offset any of them records. When warn is set it reports checkpoints whose file no
-// matched path holds any more.
-func (s *Source) seed(paths []string, live map[fileID]bool, warn bool) {
+// matched path holds any more. A checkpoint that cannot be read (the spool failed) is an error:
+// reading that file from its start would send its rows again.
+func (s *Source) seed(paths []string, live map[fileID]bool, warn bool) error {
 	found := map[fileID]int64{}
 	for _, p := range paths {
-		cp, ok := s.readCheckpoint(p)
+		cp, ok, err := s.readCheckpoint(p)
+		if err != nil {
+			return err
+		}
 		if !ok {
 			continue
 		}
@@ -116,24 +120,25 @@ func (s *Source) seed(paths []string, live map[fileID]bool, warn bool) {
 	for id, off := range found {
 		s.reg.seed(id, off)
 	}
+	return nil
 }
 
-// readCheckpoint reads the checkpoint of path; false when there is none or it cannot be used.
-func (s *Source) readCheckpoint(path string) (checkpoint, bool) {
+// readCheckpoint reads the checkpoint of path; false when there is none or it cannot be used,
+// an error when the spool cannot be read.
+func (s *Source) readCheckpoint(path string) (checkpoint, bool, error) {
 	b, err := s.opts.Checkpoints.Meta(checkpointKey(path))
 	if err != nil {
-		s.log.Warn("cannot read checkpoint, reading the file from the start", "path", path, "err", err)
-		return checkpoint{}, false
+		return checkpoint{}, false, &writeError{fmt.Errorf("read the checkpoint of %s: %w", path, err)}
 	}
 	if b == nil {
-		return checkpoint{}, false
+		return checkpoint{}, false, nil
 	}
 	cp, err := decodeCheckpoint(b)
 	if err != nil {
 		s.log.Warn("bad checkpoint, reading the file from the start", "path", path, "err", err)
-		return checkpoint{}, false
+		return checkpoint{}, false, nil
 	}
-	return cp, true
+	return cp, true, nil
 }
 
 // liveIDs returns the identities of the files at paths.

@@ -65,7 +65,9 @@ func (s *Source) discover(ctx context.Context, fw *followers, first bool) error 
 			fresh = append(fresh, p)
 		}
 	}
-	s.seed(fresh, live, first)
+	if err := s.seed(fresh, live, first); err != nil {
+		return err
+	}
 	if err := s.anchor(ctx, fresh); err != nil {
 		return err
 	}

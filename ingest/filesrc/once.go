@@ -12,7 +12,9 @@ func (s *Source) runOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.seed(paths, liveIDs(paths), true)
+	if err := s.seed(paths, liveIDs(paths), true); err != nil {
+		return err
+	}
 	if err := s.anchor(ctx, paths); err != nil {
 		return err
 	}

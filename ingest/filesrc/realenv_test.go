@@ -5,7 +5,9 @@ package filesrc_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -140,5 +142,30 @@ func runUntilDone(t *testing.T, src *filesrc.Source) {
 	defer cancel()
 	if err := src.Run(ctx); err != nil || ctx.Err() != nil {
 		t.Fatalf("Run: %v (ctx %v)", err, ctx.Err())
+	}
+}
+
+// TestCheckpointReadFailureIsAnErrorNotARestart: when the checkpoint cannot be read (here the
+// spool holding it is closed) the source fails with the error; it never reads the file from its
+// start, which would send every row again.
+func TestCheckpointReadFailureIsAnErrorNotARestart(t *testing.T) {
+	e := newRealEnv(t)
+	path := filepath.Join(t.TempDir(), "a.jsonl")
+	if err := os.WriteFile(path, []byte("{\"n\":1}\n{\"n\":2}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	broken, err := spool.Open(filepath.Join(t.TempDir(), "other.db"), spool.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = broken.Close() // every read now fails with spool.ErrClosed
+	src := e.source(t, config.Source{Type: "file", Paths: []string{path}}, func(o *filesrc.Options) { o.Checkpoints = broken })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := src.Run(ctx); !errors.Is(err, spool.ErrClosed) {
+		t.Fatalf("run with an unreadable checkpoint: %v, want an error wrapping spool.ErrClosed", err)
+	}
+	if n := e.spool.Backlog(queue).Rows; n != 0 {
+		t.Fatalf("%d rows spooled: the file was read from its start", n)
 	}
 }
