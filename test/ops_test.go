@@ -355,7 +355,8 @@ func TestOpsSighupReloadsLimitsAndKeepsRunningOnBrokenConfig(t *testing.T) {
 	cfg := opsWriteConfig(t, dir, base.yaml())
 	p := opsStart(t, []string{"E2E_TOKEN=" + emu.Token}, "run", "-config", cfg)
 	admin := p.adminURL(10 * time.Second)
-	p.waitLog("ready", 1, 10*time.Second)
+	// "ready" means accepting input; the dataset resolves in the background.
+	p.waitLog("Power BI dataset ready", 1, 10*time.Second)
 
 	// deliver appends n rows and waits until the emulator holds them; it returns the POSTs used.
 	var sent []row
