@@ -16,6 +16,7 @@ func (s *Server) introspectionRoutes() {
 		writeJSON(w, http.StatusOK, s.Stats())
 	})
 	s.mux.HandleFunc("GET /emulator/datasets/{id}/tables/{table}/rows", s.serveRows)
+	s.mux.HandleFunc("POST /emulator/datasets/{id}/tables/{table}/preload", s.servePreload)
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		page, err := webFS.ReadFile("web/index.html")
 		if err != nil {
@@ -64,4 +65,24 @@ func (s *Server) hasTable(id, table string) bool {
 		}
 	}
 	return false
+}
+
+// servePreload stores ?rows=N synthetic rows in a table (Server.Preload) and answers
+// {"preloaded":N,"rows":<rows the table holds now>}.
+func (s *Server) servePreload(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.URL.Query().Get("rows"))
+	if err != nil || n < 0 {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, "rows must be a non-negative integer")
+		return
+	}
+	id, table := r.PathValue("id"), r.PathValue("table")
+	if !s.hasTable(id, table) {
+		writeError(w, http.StatusNotFound, CodeNotFound, "No such dataset or table.")
+		return
+	}
+	if err := s.Preload(id, table, n); err != nil {
+		writeError(w, http.StatusBadRequest, CodeBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"preloaded": n, "rows": len(s.rawRows(id, table, 0))})
 }

@@ -194,3 +194,30 @@ func TestPreload250k(t *testing.T) {
 }
 
 func rows1(i int) string { return row(fmt.Sprintf(`"Id":%d`, i)) }
+
+// TestPreloadEndpoint: POST /emulator/datasets/{id}/tables/{table}/preload?rows=N does what
+// Server.Preload does, for clients of the emulator binary.
+func TestPreloadEndpoint(t *testing.T) {
+	e := emulatortest.Start(t, emulator.Options{MaxTableRows: 1000})
+	id := create(t, e, "datasets", fixtureBody("P"))
+	tests := []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/emulator/datasets/" + id + "/tables/sales/preload?rows=600", 200, `{"preloaded":600,"rows":600}`},
+		{"/emulator/datasets/" + id + "/tables/Sales/preload?rows=300", 200, `{"preloaded":300,"rows":900}`},
+		{"/emulator/datasets/" + id + "/tables/Sales/preload?rows=101", 400, `would exceed 1000 rows`},
+		{"/emulator/datasets/" + id + "/tables/Sales/preload?rows=x", 400, `non-negative integer`},
+		{"/emulator/datasets/" + id + "/tables/Nope/preload?rows=1", 404, `No such dataset or table`},
+	}
+	for _, tc := range tests {
+		r := call(t, e, "POST", tc.path, "", "")
+		if r.status != tc.status || !strings.Contains(string(r.body), tc.want) {
+			t.Errorf("%s: %d %s, want %d with %s", tc.path, r.status, r.body, tc.status, tc.want)
+		}
+	}
+	if got := queryRows(t, e, "datasets/"+id, `EVALUATE ROW("n", COUNTROWS(Sales))`, false); fmt.Sprint(got) != "[map[[n]:900]]" {
+		t.Fatalf("COUNTROWS after preload: %v", got)
+	}
+}

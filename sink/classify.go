@@ -34,6 +34,8 @@ const (
 		"used by a service principal (set powerbi.workspace); and the dataset must be a push dataset"
 	hintNotPush = "the dataset is not a push dataset (not created through the push API); " +
 		"configure another dataset name or id"
+	hintNoWorkspace = "the workspace does not exist or the principal cannot see it: check " +
+		"powerbi.workspace (a workspace id, not its name)"
 	hintNotFound = "the dataset or table does not exist; run `pbi-pusher schema plan` to compare " +
 		"the configuration with the service"
 )
@@ -64,6 +66,8 @@ func classify(op string, rowsCall bool, r *reply, err error, now time.Time) erro
 		e.Class, e.Auth, e.Hint = Retryable, true, hintAuth
 	case st == http.StatusForbidden:
 		e.Hint = hintForbidden
+	case st == http.StatusNotFound && strings.EqualFold(code, "PowerBIEntityNotFound"):
+		e.Hint = hintNoWorkspace
 	case st == http.StatusNotFound && isNotPush(msg):
 		e.Hint = hintNotPush
 	case st == http.StatusNotFound:

@@ -75,6 +75,7 @@ func TestClassifyPostRows(t *testing.T) {
 		{name: "403 TokenExpired twice", resp: scripted{status: 403, body: `{"error":{"code":"TokenExpired","message":"Access token has expired, resubmit with a new access token"}}`}, wantClass: Retryable, wantMsg: "Access token has expired", wantText: "refused twice"},
 		{name: "403", resp: scripted{status: 403, body: `{"error":{"code":"Forbidden","message":"API is not accessible for application"}}`}, wantClass: Fatal, wantMsg: "not accessible", wantText: "Service principals can use Fabric APIs"},
 		{name: "404 table", resp: scripted{status: 404, body: `{"error":{"code":"ItemNotFound","message":"Table 'orders' not found"}}`}, wantClass: Fatal, wantText: "schema plan"},
+		{name: "404 unknown workspace", resp: scripted{status: 404, body: `{"error":{"code":"PowerBIEntityNotFound","pbi.error":{"code":"PowerBIEntityNotFound","parameters":{},"details":[],"exceptionCulprit":1}}}`}, wantClass: Fatal, wantText: "powerbi.workspace"},
 		{name: "404 not push", resp: scripted{status: 404, body: `{"error":{"code":"ItemNotFound","message":"Dataset ds1 is not Push API dataset."}}`}, wantClass: Fatal, wantText: "not a push dataset"},
 		{name: "409", resp: scripted{status: 409}, wantClass: Fatal},
 	}
