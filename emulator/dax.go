@@ -153,7 +153,7 @@ func (p *daxParser) punct(c byte) error {
 // tableRef reads 'Table' or Table.
 func (p *daxParser) tableRef() (string, error) {
 	t := p.peek()
-	if t.kind != 't' && (t.kind != 'i' || !isName(t.text)) {
+	if t.text == "" || (t.kind != 't' && (t.kind != 'i' || !isName(t.text))) {
 		return "", fmt.Errorf("expected a table reference")
 	}
 	p.pos++
@@ -169,7 +169,7 @@ func (p *daxParser) columnRef() (table, column string, err error) {
 	if table, err = p.tableRef(); err != nil {
 		return "", "", err
 	}
-	if p.peek().kind != 'c' {
+	if p.peek().kind != 'c' || p.peek().text == "" {
 		return "", "", fmt.Errorf("expected a column reference 'Table'[Column]")
 	}
 	column = p.peek().text

@@ -20,6 +20,16 @@ func FuzzDAX(f *testing.F) {
 		if len(p.refs()) == 0 || (p.topN == nil) == (len(p.row) == 0) {
 			t.Fatalf("%q parsed to %+v", q, p)
 		}
+		for _, ref := range p.refs() {
+			if ref[0] == "" || (p.topN != nil && p.topN.order && p.topN.orderBy == "") {
+				t.Fatalf("%q names an empty table or column: %+v", q, p)
+			}
+		}
+		for _, sc := range p.row {
+			if sc.fn == "DISTINCTCOUNT" && sc.column == "" {
+				t.Fatalf("%q: DISTINCTCOUNT of no column", q)
+			}
+		}
 	})
 }
 
