@@ -20,14 +20,16 @@ func (d *Display) line() string {
 		b.WriteString("  rejected " + group(s.Rejected))
 	}
 	b.WriteString("  backlog " + group(int64(s.Backlog)))
+	if s.Waiting != "" {
+		// No rate or ETA while nothing can be delivered: the reason, before the width cuts it.
+		b.WriteString("  waiting for Power BI: " + s.Waiting)
+		return b.String()
+	}
 	b.WriteString("  " + group(int64(d.rate+0.5)) + " rows/s")
 	e := d.eta()
 	b.WriteString("  ETA " + e.text())
 	if e.known && e.bound == "hourly budget" {
 		b.WriteString(" (hourly budget)")
-	}
-	if s.Waiting != "" {
-		b.WriteString("  waiting for Power BI: " + s.Waiting)
 	}
 	return b.String()
 }

@@ -128,6 +128,12 @@ func TestTerminalLine(t *testing.T) {
 			want:  []string{"read 500  delivered 100  rejected 5  backlog 395", "ETA unknown"},
 		},
 		{
+			name: "waiting for Power BI", total: 1000, rph: 1_000_000,
+			snaps:  []Snapshot{{Read: 1000, Spooled: 1000, Backlog: 1000, Elapsed: 5 * time.Second, Waiting: "dial tcp: connection refused"}},
+			want:   []string{"read 1,000/1,000 (100%)  delivered 0  backlog 1,000  waiting for Power BI: dial tcp: connection refused"},
+			absent: []string{"ETA", "rows/s"},
+		},
+		{
 			name: "resumed records count as read", total: 1000, rph: 1_000_000,
 			snaps: []Snapshot{{Read: 200, Resumed: 800, Delivered: 200, Elapsed: time.Second}},
 			want:  []string{"read 200/1,000 (100%)", "ETA ~0s"},
