@@ -21,6 +21,7 @@ type Record struct {
 	Fields map[string]any // JSON values (numbers as json.Number) or CSV strings
 	Raw    []byte         // the raw input, for dead letters
 	Header []string       // CSV: the header the record was read with (shared, do not modify)
+	Row    []byte         // the row already coerced by the source (HTTP ingest); spooled as is
 	Err    error          // malformed record: reported with its position, never fatal
 }
 

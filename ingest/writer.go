@@ -50,6 +50,10 @@ func (w *Writer) Write(ctx context.Context, source string, recs []Record, checkp
 	for i := range recs {
 		r := &recs[i]
 		err := r.Err
+		if err == nil && r.Row != nil {
+			sw.Rows = append(sw.Rows, r.Row)
+			continue
+		}
 		if err == nil {
 			var row []byte
 			if row, err = w.Table.Coerce(r.Fields, at); err == nil {

@@ -32,8 +32,7 @@ func writeError(w http.ResponseWriter, status int, code, msg string, details ...
 	_, _ = w.Write(body) // the client may be gone; nothing else to do
 }
 
-// writeUnavailable answers 503 with Retry-After in whole seconds.
-func writeUnavailable(w http.ResponseWriter, after time.Duration, msg string) {
-	w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(after.Seconds()))))
-	writeError(w, http.StatusServiceUnavailable, "ServiceUnavailable", msg)
+// retryAfter is a Retry-After value: whole seconds, rounded up.
+func retryAfter(after time.Duration) string {
+	return strconv.Itoa(int(math.Ceil(after.Seconds())))
 }

@@ -38,11 +38,16 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBodyBytes caps a request body. Default 16 MiB.
 	MaxBodyBytes int64
-	// MaxInFlight caps the requests read and spooled at once (each may hold MaxBodyBytes);
-	// further requests wait for a slot. Default 16.
+	// MaxInFlight caps the requests spooled at once; further ones wait for a slot. The rows held by
+	// requests being read are bounded by MaxInFlight × MaxBodyBytes bytes. Default 16.
 	MaxInFlight int
 	// RetryAfter is the Retry-After of a 503. Default 5s.
 	RetryAfter time.Duration
+	// ReadTimeout bounds reading one request's whole body (sources[].read_timeout). Default 30s.
+	ReadTimeout time.Duration
+	// Rejected is called once per refused request with its reason (a Reason* constant) and the
+	// rows it held when known (0 otherwise). nil: not counted.
+	Rejected func(reason string, rows int)
 	// WriteTimeout bounds the wait for the spool in one request. Default 30s.
 	WriteTimeout time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may finish once Run's context ends.
@@ -57,6 +62,7 @@ const (
 	defaultMaxInFlight     = 16
 	defaultRetryAfter      = 5 * time.Second
 	defaultWriteTimeout    = 30 * time.Second
+	defaultReadTimeout     = 30 * time.Second
 	defaultShutdownTimeout = 10 * time.Second
 	// maxDetails caps the per-row details of a 400 answer.
 	maxDetails = 100
@@ -77,6 +83,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetryAfter <= 0 {
 		o.RetryAfter = defaultRetryAfter
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = defaultReadTimeout
+	}
+	if o.Rejected == nil {
+		o.Rejected = func(string, int) {}
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = defaultWriteTimeout

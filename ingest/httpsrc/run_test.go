@@ -69,17 +69,32 @@ func TestRunFailsOnBusyAddress(t *testing.T) {
 
 func TestListenAddress(t *testing.T) {
 	resolve := func(string, string) (httpsrc.Target, bool) { return httpsrc.Target{}, false }
-	tests := []struct{ listen, want string }{
+	tests := []struct {
+		listen, want string
+		tokens       []string
+		open         bool // allow_unauthenticated
+		refused      bool
+	}{
 		{listen: "", want: "127.0.0.1:8089"},
 		{listen: "127.0.0.1", want: "127.0.0.1:8089"},
-		{listen: "0.0.0.0:9000", want: "0.0.0.0:9000"},
-		{listen: ":9000", want: ":9000"},
+		{listen: "localhost:9000", want: "localhost:9000"},
+		{listen: "0.0.0.0:9000", want: "0.0.0.0:9000", tokens: []string{"tok"}},
+		{listen: ":9000", want: ":9000", open: true},
+		{listen: "0.0.0.0:9001", refused: true},
+		{listen: ":9002", refused: true},
+		{listen: "10.1.2.3:9003", refused: true},
 		{listen: "[::1]", want: "[::1]:8089"},
 		{listen: "::1", want: "[::1]:8089"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.listen, func(t *testing.T) {
-			s, err := httpsrc.New(config.Source{Listen: tc.listen}, httpsrc.Options{Resolve: resolve})
+			s, err := httpsrc.New(config.Source{Listen: tc.listen, Tokens: tc.tokens, AllowUnauthenticated: tc.open}, httpsrc.Options{Resolve: resolve})
+			if tc.refused {
+				if err == nil || !strings.Contains(err.Error(), "allow_unauthenticated") {
+					t.Fatalf("listening on %s without tokens: err %v, want a refusal", tc.listen, err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,6 +126,7 @@ func TestMaxInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	req.Header.Set("Content-Type", "application/json")
 	if resp, err := http.DefaultClient.Do(req); err == nil {
 		resp.Body.Close()
 		t.Errorf("second request answered %d while the only slot was taken", resp.StatusCode)

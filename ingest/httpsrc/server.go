@@ -22,7 +22,9 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	handler http.Handler
-	slots   chan struct{} // one per request being read or spooled
+	slots   chan struct{} // one per request being spooled
+	budget  *budget       // bytes of rows held by requests being read
+	origins map[string]bool
 }
 
 // New checks cfg (type http) and opts and returns a Server.
@@ -31,9 +33,19 @@ func New(cfg config.Source, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("http source %q: no resolver", cfg.Table)
 	}
 	listen := listenAddr(cfg.Listen)
+	if len(cfg.Tokens) == 0 && !cfg.AllowUnauthenticated && !config.LoopbackListen(listen) {
+		return nil, fmt.Errorf("http source %q: listening on %s beyond loopback without tokens is refused: set tokens, or allow_unauthenticated: true", cfg.Table, listen)
+	}
+	if cfg.ReadTimeout > 0 {
+		opts.ReadTimeout = time.Duration(cfg.ReadTimeout)
+	}
 	opts = opts.withDefaults()
 	s := &Server{listen: listen, opts: opts, log: opts.Logger.With("source", "http", "listen", listen),
-		slots: make(chan struct{}, opts.MaxInFlight)}
+		slots: make(chan struct{}, opts.MaxInFlight), budget: newBudget(int64(opts.MaxInFlight) * opts.MaxBodyBytes),
+		origins: map[string]bool{}}
+	for _, o := range cfg.AllowedOrigins {
+		s.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	}
 	s.dataset, _, _ = strings.Cut(cfg.Table, "/")
 	for _, t := range cfg.Tokens {
 		s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
@@ -77,9 +89,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		// A backstop: each request sets its own body deadline (Options.ReadTimeout).
+		ReadTimeout: s.opts.ReadTimeout + 10*time.Second,
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -41,6 +41,8 @@ func TestPostRows(t *testing.T) {
 		targets    []string // detail targets, for 400s
 		retryAfter string
 		spooled    int // rows in the spool after the answer
+
+		contentType, encoding, origin string
 	}{
 		{name: "rows spooled", path: rowsURL, body: goodBody, status: 200, spooled: 2},
 		{name: "in a group, dataset by id", path: "/v1.0/myorg/groups/g-1/datasets/ds-1/tables/Orders/rows", body: goodBody, status: 200, spooled: 2},
@@ -77,6 +79,13 @@ func TestPostRows(t *testing.T) {
 			req, err := http.NewRequest(cmpOr(tc.method, http.MethodPost), srv.URL+tc.path, strings.NewReader(tc.body))
 			if err != nil {
 				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", cmpOr(tc.contentType, "application/json"))
+			if tc.encoding != "" {
+				req.Header.Set("Content-Encoding", tc.encoding)
+			}
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
 			}
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
