@@ -58,6 +58,7 @@ type Metrics struct {
 	tokens  *tokenCounts
 	latency prometheus.Histogram
 	coll    *collector
+	ingest  *ingestRejects
 
 	mu  sync.Mutex
 	src Sources
@@ -75,6 +76,7 @@ func NewMetrics(reg prometheus.Registerer, cfg *config.Config) (*Metrics, error)
 		tables: newTableCounts(),
 		posts:  newPostCounts(),
 		tokens: &tokenCounts{},
+		ingest: newIngestRejects(),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "pbi_pusher_http_post_duration_seconds",
 			Help:    "Latency of POST rows requests to Power BI, until the response headers.",
@@ -88,6 +90,11 @@ func NewMetrics(reg prometheus.Registerer, cfg *config.Config) (*Metrics, error)
 	if err := reg.Register(m.coll); err != nil {
 		reg.Unregister(m.latency)
 		return nil, fmt.Errorf("admin metrics: register collector: %w", err)
+	}
+	if err := m.ingest.register(reg); err != nil {
+		reg.Unregister(m.coll)
+		reg.Unregister(m.latency)
+		return nil, fmt.Errorf("admin metrics: register ingest rejections: %w", err)
 	}
 	return m, nil
 }
@@ -113,6 +120,7 @@ func (m *Metrics) sources() Sources {
 func (m *Metrics) Unregister() {
 	m.reg.Unregister(m.coll)
 	m.reg.Unregister(m.latency)
+	m.ingest.unregister(m.reg)
 }
 
 // Dispatchers adapts a lookup returning a concrete dispatcher pointer (pipeline's

@@ -13,7 +13,6 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/ingest/httpsrc"
 	"github.com/pbi-pusher/pbi-pusher/ingest/kafkasrc"
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
-	"github.com/pbi-pusher/pbi-pusher/schema"
 )
 
 // source is what the daemon needs from every configured input.
@@ -104,7 +103,8 @@ func buildSource(sc config.Source, name string, deps sourceDeps) (source, error)
 				log.Info("partition share changed", "source", "kafka", "table", sc.Table, "share", share)
 			}})
 	case "http":
-		return httpsrc.New(sc, httpsrc.Options{Resolve: httpResolver(sc, deps), Full: deps.p.Spool.Full, Logger: log})
+		return httpsrc.New(sc, httpsrc.Options{Resolve: httpResolver(sc, deps), Full: deps.p.Spool.Full, Logger: log,
+			Rejected: deps.metrics.HTTPIngestRejected})
 	}
 	return nil, fmt.Errorf("unknown source type %q", sc.Type)
 }
@@ -120,11 +120,8 @@ func httpResolver(sc config.Source, deps sourceDeps) httpsrc.Resolver {
 		if err != nil {
 			return httpsrc.Target{}, false
 		}
-		check := w.Table
-		if t, ok := w.Table.(*schema.Table); ok {
-			check = t.Precheck() // the writer coerces (and counts unknown fields) again
-		}
+		// The handler coerces (and counts unknown fields) once; the writer spools its rows as is.
 		return httpsrc.Target{Dataset: bound.Name, Table: table,
-			Writer: deps.metrics.Writer(w.Queue, w), Schema: check}, true
+			Writer: deps.metrics.Writer(w.Queue, w), Schema: w.Table}, true
 	}
 }

@@ -24,7 +24,7 @@ type env struct {
 	target httpsrc.Target
 }
 
-func newEnv(t *testing.T, opts spool.Options) *env {
+func newEnv(t testing.TB, opts spool.Options) *env {
 	t.Helper()
 	sp, err := spool.Open(filepath.Join(t.TempDir(), "spool.db"), opts)
 	if err != nil {
@@ -57,7 +57,7 @@ func (e *env) resolve(dataset, table string) (httpsrc.Target, bool) {
 
 func (e *env) backlog() int { return e.spool.Backlog(queue).Rows }
 
-func newServer(t *testing.T, cfg config.Source, opts httpsrc.Options) *httpsrc.Server {
+func newServer(t testing.TB, cfg config.Source, opts httpsrc.Options) *httpsrc.Server {
 	t.Helper()
 	s, err := httpsrc.New(cfg, opts)
 	if err != nil {
