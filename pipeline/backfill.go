@@ -48,6 +48,11 @@ type Progress struct {
 	// Waiting is why the backfill waits for Power BI ("" when it does not): reading into the
 	// spool goes on meanwhile.
 	Waiting string
+	// ETA is the drain model's time to deliver what is left (batcher.ForecastDrain) when
+	// ETAKnown; Binding names the limit it waits for.
+	ETA      time.Duration
+	ETAKnown bool
+	Binding  string
 }
 
 // Summary is the final Progress.

@@ -10,7 +10,7 @@ import (
 type estimate struct {
 	d     time.Duration
 	known bool
-	bound string // "hourly budget" or "rate"
+	bound string // the binding limit's name from the drain model, or "hourly budget" or "rate"
 }
 
 func (e estimate) text() string {
@@ -34,6 +34,9 @@ func (d *Display) remaining() (int64, bool) {
 // bottleneck whatever the current burst rate: remaining ÷ rows_per_hour hours (a 10M-row file
 // says ~10 h up front). Otherwise the smoothed rate decides, or the budget before any rate.
 func (d *Display) eta() estimate {
+	if s := d.last; s.ETAKnown {
+		return estimate{d: s.ETA, known: true, bound: s.Binding}
+	}
 	left, ok := d.remaining()
 	if !ok {
 		return estimate{}

@@ -28,8 +28,8 @@ func (d *Display) line() string {
 	b.WriteString("  " + group(int64(d.rate+0.5)) + " rows/s")
 	e := d.eta()
 	b.WriteString("  ETA " + e.text())
-	if e.known && e.bound == "hourly budget" {
-		b.WriteString(" (hourly budget)")
+	if e.known && e.bound != "" && e.bound != "rate" {
+		b.WriteString(" (" + e.bound + ")")
 	}
 	return b.String()
 }

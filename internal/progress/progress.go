@@ -24,6 +24,11 @@ type Snapshot struct {
 	Elapsed   time.Duration
 	Reading   bool   // false once every input was read
 	Waiting   string // why delivery waits for Power BI ("" = it does not); reading goes on
+	// ETA is the time to drain from the drain model (batcher.ForecastDrain) when ETAKnown, and
+	// Binding the limit it waits for, named ("table ≥ 250,000 rows: 120 POSTs/hour").
+	ETA      time.Duration
+	ETAKnown bool
+	Binding  string
 }
 
 const (
