@@ -53,7 +53,7 @@ type ForecastInput struct {
 	// Paused is what is left of a Retry-After pause.
 	Multiplier, Share float64
 	Paused            time.Duration
-	Recent     []RecentPost // the POSTs of the last hour (Dispatcher.ForecastInput fills them)
+	Recent            []RecentPost // the POSTs of the last hour (Dispatcher.ForecastInput fills them)
 }
 
 // DefaultForecastLatency is the POST round trip a forecast assumes before any was measured.
@@ -352,7 +352,6 @@ func groupInt(n int) string {
 	}
 	return s
 }
-
 
 // ForecastInput returns the scheduler's state at now as a forecast's start: every table's
 // spooled backlog and the rows its table may hold, the POSTs in the rolling windows, the measured

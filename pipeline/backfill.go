@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pbi-pusher/pbi-pusher/batcher"
 	"github.com/pbi-pusher/pbi-pusher/ingest"
 )
 
@@ -29,6 +30,9 @@ type BackfillOptions struct {
 	Stdin    io.Reader // for "-"
 	// Progress, if set, is called about every Interval with a snapshot, and once at the end.
 	Progress func(Progress)
+	// Total is how many records the input holds (0 = unknown): with it, every snapshot carries
+	// the drain model's ETA for what is left to read and deliver.
+	Total int64
 	Interval time.Duration
 	// GiveUpAfter, when > 0, ends the backfill with an error once Power BI has been unreachable
 	// (or failing) that long without a break. 0 waits as long as it takes.
@@ -215,7 +219,7 @@ func (b *backfill) snapshot(reading bool) Progress {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	dead := int64(b.p.Spool.Stats().DeadLetters - b.dead0)
-	return Progress{
+	pr := Progress{
 		Read:      b.read,
 		Spooled:   b.spooled,
 		Delivered: b.p.Spool.Delivered(b.w.Queue) - b.deliveredAt0,
@@ -225,6 +229,37 @@ func (b *backfill) snapshot(reading bool) Progress {
 		Elapsed:   time.Since(b.start),
 		Reading:   reading && b.reading,
 		Waiting:   b.waiting(),
+	}
+	b.forecast(&pr)
+	return pr
+}
+
+// forecast fills the ETA from the drain model (batcher.ForecastDrain, as the dry-run plan and
+// /status use), starting from the dispatcher's windows and adding the records not read yet;
+// unknown while reading input of unknown size.
+func (b *backfill) forecast(pr *Progress) {
+	d := b.p.Dispatcher(b.w.Queue.Dataset)
+	unread := int64(0)
+	switch {
+	case b.o.Total > 0:
+		unread = max(b.o.Total-pr.Read-pr.Resumed, 0)
+	case pr.Reading:
+		return
+	}
+	if d == nil {
+		return
+	}
+	in := d.ForecastInput()
+	in.Target = b.w.Queue.Table
+	for i := range in.Tables {
+		if in.Tables[i].Name == in.Target {
+			in.Tables[i].Backlog = int64(pr.Backlog) + unread
+		}
+	}
+	f := batcher.ForecastDrain(in)
+	pr.ETA, pr.ETAKnown, pr.Binding = f.Duration, true, f.BindingNow
+	if f.BindingNow == "" || f.BindingNow == batcher.BindLatency {
+		pr.Binding = f.Binding
 	}
 }
 
@@ -244,6 +279,9 @@ type checkpoint struct {
 	Ino    uint64 `json:"ino"`
 	Offset int64  `json:"offset"`
 	Line   int64  `json:"line"`
+	// Records is how many records (not lines: a CSV header, blank lines and quoted line breaks
+	// are not records) the spool holds from the file; 0 in checkpoints of older versions.
+	Records int64 `json:"records,omitempty"`
 }
 
 func (b *backfill) readOne(ctx context.Context, path string) error {
@@ -298,9 +336,13 @@ func (b *backfill) decode(ctx context.Context, name, format string, r io.Reader,
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	dec = ingest.WatchFields(dec, b.headerCheck(name))
-	if cp.Line > 0 {
+	if done := cp.Records; done > 0 || cp.Line > 0 {
+		if done == 0 {
+			done = cp.Line // a checkpoint written before records were counted
+			cp.Records = done
+		}
 		b.mu.Lock()
-		b.resumed += cp.Line
+		b.resumed += done
 		b.mu.Unlock()
 	}
 	batch := make([]ingest.Record, 0, recordsPerWrite)
@@ -314,6 +356,7 @@ func (b *backfill) decode(ctx context.Context, name, format string, r io.Reader,
 		}
 		batch = append(batch, rec)
 		cp.Offset, cp.Line = rec.Offset, rec.Line
+		cp.Records++
 		if len(batch) == recordsPerWrite {
 			if err := b.flush(ctx, name, key, cp, batch); err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/pbi-pusher/pbi-pusher/batcher"
 	"github.com/pbi-pusher/pbi-pusher/config"
 	"github.com/pbi-pusher/pbi-pusher/ingest"
 	"github.com/pbi-pusher/pbi-pusher/schema"
@@ -52,6 +53,8 @@ type Plan struct {
 	BadRows                   []BadRow      // the first MaxBadRows bad rows
 	Posts                     int64         // POST rows requests needed
 	Duration                  time.Duration // time needed at the dataset's limits (table starting at TableRows)
+	Binding                   string        // the limit that accounts for most of Duration
+	Linger                    time.Duration // batch.linger: how long the last, partial POST waits
 	// LargeTierAfter is how many rows of this load go out before the table passes
 	// large_table_rows and POSTs become limited per hour; -1 if it never happens.
 	LargeTierAfter int64
@@ -70,7 +73,8 @@ func DryRun(ctx context.Context, cfg *config.Config, o DryRunOptions) (Plan, err
 	if err != nil {
 		return Plan{}, fmt.Errorf("dataset %s table %s: %w", ds.Name, t.Name, err)
 	}
-	p := Plan{Dataset: ds.Name, Table: t.Name, Retention: ds.Retention, Limits: ds.Limits, TableRows: o.TableRows}
+	p := Plan{Dataset: ds.Name, Table: t.Name, Retention: ds.Retention, Limits: ds.Limits, TableRows: o.TableRows,
+		Linger: time.Duration(cfg.Batch.Linger)}
 	chk := &checker{table: table, plan: &p, max: o.MaxBadRows, now: time.Now(), enc: o.Encoding, ref: o.Table}
 	if chk.max <= 0 {
 		chk.max = defaultMaxBadRows
@@ -167,26 +171,13 @@ func (c *checker) check(name string, rec ingest.Record) {
 	}
 }
 
-// plan fills Posts, Duration, LargeTierAfter and Warnings from Good and the limits.
-//
-// The load runs at the lower of the row budget (rows_per_hour) and the POST rate × rows_per_post:
-// posts_per_minute while every retention-None table is under large_table_rows, then
-// posts_per_hour_large. The estimate assumes the budget is not shared and starts unused.
+// plan fills Posts, Duration, LargeTierAfter, Binding and Warnings from Good and the limits,
+// with the drain model the progress line and /status use (batcher.ForecastDrain): the greedy
+// scheduler's rules over an unused budget, the table starting at TableRows rows.
 func (p *Plan) plan() {
-	l := p.Limits
-	before, after := p.Good, int64(0)
-	p.LargeTierAfter = -1
-	if p.Retention != "basicFIFO" && l.LargeTableRows > 0 {
-		room := max(0, int64(l.LargeTableRows)-p.TableRows)
-		if p.Good > room {
-			before, after = room, p.Good-room
-			p.LargeTierAfter = room
-		}
-	}
-	p.Posts = ceilDiv(before, l.RowsPerPost) + ceilDiv(after, l.RowsPerPost)
-	fast := min(float64(l.RowsPerHour), float64(l.RowsPerPost)*float64(l.PostsPerMinute)*60)
-	slow := min(float64(l.RowsPerHour), float64(l.RowsPerPost)*float64(l.PostsPerHourLarge))
-	p.Duration = hours(before, fast) + hours(after, slow)
+	f := batcher.ForecastDrain(batcher.ForecastInput{Limits: p.Limits, Retention: p.Retention, Target: p.Table, Linger: p.Linger,
+		Tables: []batcher.ForecastTable{{Name: p.Table, Backlog: p.Good, Held: p.TableRows}}})
+	p.Posts, p.Duration, p.LargeTierAfter, p.Binding = f.Posts, f.Duration, f.LargeTierAfter, f.Binding
 	p.Warnings = append(p.Warnings, p.warnings()...)
 }
 
@@ -246,6 +237,9 @@ func (p Plan) Format(w io.Writer) error {
 		ew.printf(" (%d POSTs/hour past %s rows)", l.PostsPerHourLarge, thousands(int64(l.LargeTableRows)))
 	}
 	ew.printf("\n")
+	if p.Binding != "" {
+		ew.printf("binding limit: %s\n", p.Binding)
+	}
 	for _, warn := range p.Warnings {
 		ew.printf("warning: %s\n", warn)
 	}

@@ -61,30 +61,34 @@ func TestDryRun(t *testing.T) {
 			name: "good rows cross the large-table tier", retention: "None", limits: tinyLimits,
 			o:    DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}},
 			read: 25, good: 25, posts: 3, tierAfter: 20,
-			// 20 rows at 60/h = 20 min, then 5 rows at 1 POST × 10 rows/h = 30 min
-			duration: 50 * time.Minute, warnings: []string{"after 20 rows of this load the table passes 20 rows: POSTs drop from 2 per minute to 1 per hour"},
+			// greedy (latency 250ms, linger 1s): 2 POSTs at once (2/minute); the table then holds 20
+			// rows, so the last POST waits until the hour holds no POST: an hour after the 2nd answer
+			duration: time.Hour + 500*time.Millisecond, warnings: []string{"after 20 rows of this load the table passes 20 rows: POSTs drop from 2 per minute to 1 per hour"},
 		},
 		{
 			name: "table already large", retention: "None", limits: tinyLimits,
 			o:    DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}, TableRows: 30},
-			read: 25, good: 25, posts: 3, tierAfter: 0, duration: 150 * time.Minute,
+			// 1 POST an hour from the start: at 0, 1h and 2h (each an hour after the previous answer)
+			read: 25, good: 25, posts: 3, tierAfter: 0, duration: 2*time.Hour + 750*time.Millisecond,
 			warnings: []string{"the table already holds 20 rows or more: POSTs are limited to 1 per hour"},
 		},
 		{
 			name: "basicFIFO has no tier", retention: "basicFIFO", limits: tinyLimits,
 			o:    DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}},
-			read: 25, good: 25, posts: 3, tierAfter: -1, duration: 25 * time.Minute,
+			// 2 POSTs at once, the third a minute after their answers (60 rows/hour never binds)
+			read: 25, good: 25, posts: 3, tierAfter: -1, duration: time.Minute + 500*time.Millisecond,
 		},
 		{
 			name: "basicFIFO eviction", retention: "basicFIFO", limits: tinyLimits,
 			o:    DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}, TableRows: 199_990},
-			read: 25, good: 25, posts: 3, tierAfter: -1, duration: 25 * time.Minute,
+			read: 25, good: 25, posts: 3, tierAfter: -1, duration: time.Minute + 500*time.Millisecond,
 			warnings: []string{"the table would reach 200,015 rows but basicFIFO keeps the newest 200,000: the oldest 15 are evicted"},
 		},
 		{
 			name: "retention None cap", retention: "None", limits: "{}",
 			o:    DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}, TableRows: 4_999_990},
-			read: 25, good: 25, posts: 1, tierAfter: 0, duration: 90 * time.Millisecond,
+			// one partial POST: linger, then one round trip
+			read: 25, good: 25, posts: 1, tierAfter: 0, duration: 1250 * time.Millisecond,
 			warnings: []string{
 				"the table would reach 5,000,015 rows, over the 5,000,000-row cap of a retention-None table: the last 15 rows would be refused and dead-lettered",
 				"the table already holds 250,000 rows or more: POSTs are limited to 120 per hour",
@@ -93,7 +97,7 @@ func TestDryRun(t *testing.T) {
 		{
 			name: "bad rows listed with positions and reasons, capped", retention: "None", limits: "{}",
 			o:    DryRunOptions{Paths: []string{"testdata/plan_mixed.jsonl", "testdata/plan_rows.csv"}, MaxBadRows: 4},
-			read: 10, good: 5, posts: 1, tierAfter: -1, duration: 18 * time.Millisecond,
+			read: 10, good: 5, posts: 1, tierAfter: -1, duration: 1250 * time.Millisecond,
 			bad: []BadRow{
 				{"testdata/plan_mixed.jsonl:2", "json"},
 				{"testdata/plan_mixed.jsonl:3", "device"},
@@ -104,14 +108,14 @@ func TestDryRun(t *testing.T) {
 		{
 			name: "stdin with an explicit format", retention: "None", limits: "{}",
 			o:    DryRunOptions{Paths: []string{"-"}, Format: "csv", Stdin: strings.NewReader("device,value\nq,1\nr,abc\n")},
-			read: 2, good: 1, posts: 1, tierAfter: -1, duration: 3600 * time.Microsecond,
+			read: 2, good: 1, posts: 1, tierAfter: -1, duration: 1250 * time.Millisecond,
 			bad:      []BadRow{{"stdin:3", "value"}},
 			warnings: []string{"stdin: header maps only partly onto table Telemetry/Readings: no field fills columns [at]"},
 		},
 		{
 			name: "case-only header noted", retention: "None", limits: "{}",
 			o:    DryRunOptions{Paths: []string{"-"}, Format: "csv", Stdin: strings.NewReader("Device,VALUE,at\nq,1,2026-01-01\n")},
-			read: 1, good: 1, posts: 1, tierAfter: -1, duration: 3600 * time.Microsecond,
+			read: 1, good: 1, posts: 1, tierAfter: -1, duration: 1250 * time.Millisecond,
 			warnings: []string{"stdin: header fields differ from table Telemetry/Readings's fields only in case and map to them: Device→device, VALUE→value"},
 		},
 		{name: "header matches no column", retention: "None", limits: "{}", wantErr: "no field of the header [foo, bar] matches a column of table Telemetry/Readings (columns: device, value, at)",
@@ -175,13 +179,16 @@ func TestPlanAtServiceLimits(t *testing.T) {
 		duration  time.Duration
 		warnings  int
 	}{
-		// 250,000 rows at 1M/h, then 9.75M at min(1M, 120×10k)/h: 10 h either way, over the 5M cap
-		{"10M rows, retention None", "None", def, 10_000_000, 1000, 10 * time.Hour, 2},
-		{"1M rows, retention None", "None", def, 1_000_000, 100, time.Hour, 1},
-		// past the tier 120 POSTs/h × 1,000 rows = 120k rows/h binds: 15 min + 750k/120k h
-		{"1M rows of 1,000 per POST", "None", small, 1_000_000, 1000, 15*time.Minute + 6*time.Hour + 15*time.Minute, 1},
-		{"300k rows, basicFIFO", "basicFIFO", def, 300_000, 30, 18 * time.Minute, 1},
-		{"200k rows, basicFIFO", "basicFIFO", def, 200_000, 20, 12 * time.Minute, 0},
+		// Greedy drain, 250ms a POST, 5 at a time. 1M rows leave at once each rolling hour (100
+		// POSTs, which fit 120/minute and the large tier's 120/hour): 10 bursts, the last starting
+		// 9 hours (and 9 round trips) in. Over the 5M cap.
+		{"10M rows, retention None", "None", def, 10_000_000, 1000, 9*time.Hour + 7*time.Second, 2},
+		// one hour's rows: 100 POSTs, 20 rounds of 5
+		{"1M rows, retention None", "None", def, 1_000_000, 100, 5 * time.Second, 1},
+		// 250 POSTs over ~2 minutes, then 120 POSTs per rolling hour: 750 POSTs take 6 more hours
+		{"1M rows of 1,000 per POST", "None", small, 1_000_000, 1000, 7*time.Hour + time.Minute + 4*time.Second, 1},
+		{"300k rows, basicFIFO", "basicFIFO", def, 300_000, 30, 2 * time.Second, 1}, // 1.5s
+		{"200k rows, basicFIFO", "basicFIFO", def, 200_000, 20, time.Second, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,7 +216,8 @@ func TestPlanFormat(t *testing.T) {
 		"Dry run for Telemetry/Readings (retention None)",
 		"records read: 32", "rows good:    28", "rows bad:     4",
 		"  testdata/plan_mixed.jsonl:2: ", "  ... and 3 more",
-		"plan: 3 POSTs of up to 10 rows; about 1h08m at 60 rows/hour, 2 POSTs/minute (1 POSTs/hour past 20 rows)",
+		"plan: 3 POSTs of up to 10 rows; about 1h00m at 60 rows/hour, 2 POSTs/minute (1 POSTs/hour past 20 rows)",
+		"binding limit: table ≥ 20 rows: 1 POSTs/hour",
 		"warning: after 20 rows of this load",
 	} {
 		if !strings.Contains(b.String(), want) {

@@ -212,13 +212,15 @@ datasets:
 		{"basicFIFO overflow", "Fifo/Readings", fifo, 0, []string{
 			"Dry run for Fifo/Readings (retention basicFIFO): nothing was spooled or sent.\n",
 			"records read: 200,001\n", "rows good:    200,001\n", "rows bad:     0 (would be dead-lettered)\n",
-			"plan: 21 POSTs of up to 10,000 rows; about 12m00s at 1,000,000 rows/hour, 120 POSTs/minute\n",
+			// greedy: 21 POSTs, 5 at a time, well within every window
+			"plan: 21 POSTs of up to 10,000 rows; under a minute at 1,000,000 rows/hour, 120 POSTs/minute\n",
+			"binding limit: 5 pending POSTs\n",
 			"warning: the table would reach 200,001 rows but basicFIFO keeps the newest 200,000: the oldest 1 are evicted\n",
 		}, []string{"POSTs/hour past"}},
 		{"None table crossing 250,000", "Big/Readings", big, 0, []string{
 			"Dry run for Big/Readings (retention None): nothing was spooled or sent.\n",
 			"records read: 250,001\n", "rows good:    250,001\n",
-			"plan: 26 POSTs of up to 10,000 rows; about 15m00s at 1,000,000 rows/hour, 120 POSTs/minute (120 POSTs/hour past 250,000 rows)\n",
+			"plan: 26 POSTs of up to 10,000 rows; under a minute at 1,000,000 rows/hour, 120 POSTs/minute (120 POSTs/hour past 250,000 rows)\n",
 			"warning: after 250,000 rows of this load the table passes 250,000 rows: POSTs drop from 120 per minute to 120 per hour\n",
 		}, []string{"basicFIFO keeps"}},
 		{"bad rows", "Big/Readings", bad, 3, []string{

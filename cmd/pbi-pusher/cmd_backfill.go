@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -83,17 +85,25 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	defer p.Close()
 	ds, _, _ := cfg.FindTable(*table)
 	tty := progress.IsTerminal(stderr)
-	disp := progress.New(stderr, tty, estimateRows(fs.Args(), *format), ds.Limits.RowsPerHour, log)
+	total := estimateRows(fs.Args(), *format)
+	disp := progress.New(stderr, tty, total, ds.Limits.RowsPerHour, log)
 	interval := 5 * time.Second
 	if tty {
 		interval = 500 * time.Millisecond
 	}
 	sum, err := p.Backfill(ctx, pipeline.BackfillOptions{
 		Table: *table, Format: *format, Encoding: *encoding, Paths: fs.Args(), Stdin: os.Stdin,
-		Progress: func(x pipeline.Progress) { disp.Update(progress.Snapshot(x)) }, Interval: interval,
+		Progress: func(x pipeline.Progress) { disp.Update(progress.Snapshot(x)) }, Interval: interval, Total: total,
 		GiveUpAfter: *giveUp,
 	})
-	disp.Done()
+	switch {
+	case ctx.Err() != nil:
+		disp.Finish("backfill interrupted")
+	case err != nil && !errors.Is(err, pipeline.ErrRejectedRows):
+		disp.Finish("backfill failed")
+	default:
+		disp.Done()
+	}
 	printSummary(stdout, sum)
 	switch {
 	case err == nil:
@@ -139,46 +149,60 @@ func dryRunBackfill(ctx context.Context, cfg *config.Config, o pipeline.DryRunOp
 	return exitOK
 }
 
-// estimateRows counts the records of the input files (newlines; minus a CSV header) so the
-// progress display can show an ETA up front. 0 means unknown (stdin).
+// estimateRows counts the records of the input files, as the decoders see them (JSON lines: the
+// lines that are not blank; CSV: records, quoted line breaks included, less the header), so the
+// progress display shows an ETA up front and a resumed run's share. 0 means unknown (stdin).
 func estimateRows(paths []string, format string) int64 {
 	var total int64
 	for _, path := range paths {
 		if path == "-" {
 			return 0
 		}
-		n, err := countLines(path)
-		if err != nil {
-			return 0
-		}
 		f := format
 		if f == "" {
 			f, _ = ingest.FormatFromPath(path)
 		}
-		if f == "csv" && n > 0 {
-			n--
+		n, err := countRecords(path, f)
+		if err != nil {
+			return 0
 		}
 		total += n
 	}
 	return total
 }
 
-func countLines(path string) (int64, error) {
+// countRecords counts path's records in format (jsonl or csv).
+func countRecords(path, format string) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	buf := make([]byte, 1<<20)
-	var n int64
-	for {
-		k, err := f.Read(buf)
-		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
-		if err != nil {
-			return 0, err
+	if format == "csv" {
+		r := csv.NewReader(bufio.NewReaderSize(f, 1<<20))
+		r.FieldsPerRecord, r.LazyQuotes, r.ReuseRecord = -1, true, true
+		var n int64
+		for {
+			_, err := r.Read()
+			if errors.Is(err, io.EOF) {
+				return max(n-1, 0), nil // the header is not a record
+			}
+			if err != nil {
+				var pe *csv.ParseError
+				if !errors.As(err, &pe) {
+					return 0, err
+				}
+			}
+			n++
 		}
 	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	var n int64
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) > 0 {
+			n++
+		}
+	}
+	return n, sc.Err()
 }

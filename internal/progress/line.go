@@ -10,10 +10,17 @@ import (
 func (d *Display) line() string {
 	s := d.last
 	var b strings.Builder
-	b.WriteString("read " + group(s.Read))
+	// Records an earlier run spooled count as read: a resumed run starts where it stopped.
+	b.WriteString("read " + group(s.Read+s.Resumed))
 	if d.total > 0 {
 		done := min(100, (s.Read+s.Resumed)*100/d.total)
-		b.WriteString("/" + group(d.total) + " (" + strconv.FormatInt(done, 10) + "%)")
+		b.WriteString("/" + group(d.total) + " (" + strconv.FormatInt(done, 10) + "%")
+		if s.Resumed > 0 {
+			b.WriteString(", " + group(s.Resumed) + " resumed")
+		}
+		b.WriteString(")")
+	} else if s.Resumed > 0 {
+		b.WriteString(" (" + group(s.Resumed) + " resumed)")
 	}
 	b.WriteString("  delivered " + group(s.Delivered))
 	if s.Rejected > 0 {

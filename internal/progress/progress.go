@@ -89,8 +89,13 @@ func (d *Display) Update(s Snapshot) {
 	}
 }
 
-// Done ends the display: the last line stays on the terminal, or a final log line is written.
-func (d *Display) Done() {
+// Done ends the display of a backfill that finished: the last line stays on the terminal, or a
+// final "backfill finished" log line is written.
+func (d *Display) Done() { d.Finish("backfill finished") }
+
+// Finish ends the display with msg ("backfill interrupted", "backfill failed"): the last line
+// stays on the terminal with msg below it, or msg is the final log line.
+func (d *Display) Finish(msg string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopped {
@@ -98,13 +103,16 @@ func (d *Display) Done() {
 	}
 	d.stopped = true
 	if !d.tty {
-		d.logLine("backfill finished")
+		d.logLine(msg)
 		return
 	}
 	if d.seen {
 		d.draw()
 	}
 	_, _ = io.WriteString(d.w, "\n")
+	if msg != "backfill finished" {
+		_, _ = io.WriteString(d.w, msg+"\n")
+	}
 }
 
 // observe updates the smoothed delivery rate with s.

@@ -136,7 +136,7 @@ func TestTerminalLine(t *testing.T) {
 		{
 			name: "resumed records count as read", total: 1000, rph: 1_000_000,
 			snaps: []Snapshot{{Read: 200, Resumed: 800, Delivered: 200, Elapsed: time.Second}},
-			want:  []string{"read 200/1,000 (100%)", "ETA ~0s"},
+			want:  []string{"read 1,000/1,000 (100%, 800 resumed)", "ETA ~0s"},
 		},
 	}
 	for _, tc := range tests {
@@ -163,6 +163,30 @@ func TestTerminalLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestModelETAAndBinding(t *testing.T) {
+	tm := openTerm(t, 200)
+	d := New(tm.tty, true, 3_000_000, 1_000_000, nil)
+	d.Update(Snapshot{Read: 3_000_000, Delivered: 250_000, Backlog: 2_750_000, Elapsed: 2 * time.Minute,
+		ETA: 59 * time.Minute, ETAKnown: true, Binding: "table ≥ 250,000 rows: 120 POSTs/hour"})
+	d.Finish("backfill interrupted")
+	out := tm.waitFor(t, "backfill interrupted")
+	for _, w := range []string{"ETA ~59m00s (table ≥ 250,000 rows: 120 POSTs/hour)", "rows/s"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output %q lacks %q", out, w)
+		}
+	}
+}
+
+func TestInterruptedRunSaysSo(t *testing.T) {
+	var logs bytes.Buffer
+	d := New(&bytes.Buffer{}, false, 100, 1_000_000, slog.New(slog.NewJSONHandler(&logs, nil)))
+	d.Update(Snapshot{Read: 10, Elapsed: time.Second, Reading: true})
+	d.Finish("backfill interrupted")
+	if !strings.Contains(logs.String(), `"msg":"backfill interrupted"`) || strings.Contains(logs.String(), "backfill finished") {
+		t.Errorf("logs: %s", logs.String())
 	}
 }
 
