@@ -32,7 +32,7 @@ type BackfillOptions struct {
 	Progress func(Progress)
 	// Total is how many records the input holds (0 = unknown): with it, every snapshot carries
 	// the drain model's ETA for what is left to read and deliver.
-	Total int64
+	Total    int64
 	Interval time.Duration
 	// GiveUpAfter, when > 0, ends the backfill with an error once Power BI has been unreachable
 	// (or failing) that long without a break. 0 waits as long as it takes.

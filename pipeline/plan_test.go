@@ -67,14 +67,14 @@ func TestDryRun(t *testing.T) {
 		},
 		{
 			name: "table already large", retention: "None", limits: tinyLimits,
-			o:    DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}, TableRows: 30},
+			o: DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}, TableRows: 30},
 			// 1 POST an hour from the start: at 0, 1h and 2h (each an hour after the previous answer)
 			read: 25, good: 25, posts: 3, tierAfter: 0, duration: 2*time.Hour + 750*time.Millisecond,
 			warnings: []string{"the table already holds 20 rows or more: POSTs are limited to 1 per hour"},
 		},
 		{
 			name: "basicFIFO has no tier", retention: "basicFIFO", limits: tinyLimits,
-			o:    DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}},
+			o: DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}},
 			// 2 POSTs at once, the third a minute after their answers (60 rows/hour never binds)
 			read: 25, good: 25, posts: 3, tierAfter: -1, duration: time.Minute + 500*time.Millisecond,
 		},
@@ -86,7 +86,7 @@ func TestDryRun(t *testing.T) {
 		},
 		{
 			name: "retention None cap", retention: "None", limits: "{}",
-			o:    DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}, TableRows: 4_999_990},
+			o: DryRunOptions{Paths: []string{"testdata/plan_good.jsonl"}, TableRows: 4_999_990},
 			// one partial POST: linger, then one round trip
 			read: 25, good: 25, posts: 1, tierAfter: 0, duration: 1250 * time.Millisecond,
 			warnings: []string{
