@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pbi-pusher/pbi-pusher/batcher"
+	"github.com/pbi-pusher/pbi-pusher/config"
 	"github.com/pbi-pusher/pbi-pusher/ingest"
 )
 
@@ -248,4 +250,44 @@ func opsStatusJSON(t *testing.T, base string) map[string]any {
 		t.Fatalf("/status: %d", code)
 	}
 	return m
+}
+
+// forecastingDispatcher is a fakeDispatcher whose scheduler state starts a forecast: a
+// retention-None table already in the large tier with 300,000 rows to send in 1,000-row POSTs.
+type forecastingDispatcher struct{ fakeDispatcher }
+
+func (f *forecastingDispatcher) ForecastInput() batcher.ForecastInput {
+	return batcher.ForecastInput{Limits: config.Limits{RowsPerPost: 1000}, Retention: "None",
+		Tables: []batcher.ForecastTable{{Name: "Readings", Backlog: 300_000, Held: 400_000}}}
+}
+
+func TestStatusShowsTheDrainForecast(t *testing.T) {
+	f := newFixture(t)
+	fd := &forecastingDispatcher{}
+	f.m.SetSources(Sources{Spool: f.sp, Dispatcher: func(ds string) DispatcherReader {
+		if ds == "Telemetry" {
+			return fd
+		}
+		return nil
+	}})
+	var st Status
+	if code := apiCall(t, http.MethodGet, f.base+"/status?format=json", "", nil, &st); code != 200 {
+		t.Fatalf("/status %d", code)
+	}
+	d := st.Datasets[0].Drain
+	want := "table ≥ 250,000 rows: 120 POSTs/hour"
+	// 300 POSTs at 120 per rolling hour: the first 120 at once, then two more hours.
+	if d == nil || d.BacklogRows != 300_000 || d.Posts != 300 || d.Binding != want || !d.LargeTier ||
+		d.ETASeconds < 2*3600 || d.ETASeconds > 2*3600+60 {
+		t.Fatalf("drain %+v", d)
+	}
+	resp, err := http.Get(f.base + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	html, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(html), "binding limit: "+want) {
+		t.Errorf("/status HTML lacks the binding limit:\n%s", html)
+	}
 }

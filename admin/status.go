@@ -51,6 +51,7 @@ type DatasetStatus struct {
 	Retention   string        `json:"retention"`
 	RowsPerHour int           `json:"rows_per_hour"`
 	Budget      *BudgetStatus `json:"budget,omitempty"`
+	Drain       *DrainStatus  `json:"drain,omitempty"`
 	Sink        *SinkStatus   `json:"sink,omitempty"`
 	Tables      []TableStatus `json:"tables"`
 }
@@ -117,6 +118,7 @@ func (m *Metrics) Status() Status {
 		if src.Dispatcher != nil {
 			if disp := src.Dispatcher(ds.Name); disp != nil {
 				d.Budget = budgetStatus(now, disp.Usage(), disp.Stats())
+				d.Drain = drainStatus(disp)
 			}
 		}
 		if src.Sink != nil {

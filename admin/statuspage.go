@@ -64,6 +64,7 @@ td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th:first-child,t
 POSTs this minute {{.PostsThisMinute}} · POSTs left {{.PostsLeft}} · in flight {{.InFlight}}/{{.MaxInFlight}}
 {{if .LargeTier}}· large-table tier{{end}}{{if .PausedSeconds}} · paused {{printf "%.1f" .PausedSeconds}}s{{end}}</p>
 {{else}}<p>dispatcher not running</p>{{end}}
+{{with .Drain}}{{if .BacklogRows}}<p>backlog {{.BacklogRows}} rows drains in {{printf "%.0f" .ETASeconds}} s ({{.Posts}} POSTs){{if .BindingNow}} · waiting for: {{.BindingNow}}{{end}}{{if .Binding}} · binding limit: {{.Binding}}{{end}}</p>{{end}}{{end}}
 <table><tr><th>table</th><th>read</th><th>spooled</th><th>delivered</th><th>dead-lettered</th><th>backlog rows</th><th>backlog bytes</th><th>oldest (s)</th></tr>
 {{range .Tables}}<tr><td>{{.Name}}</td><td>{{.Read}}</td><td>{{.Spooled}}</td><td>{{.Delivered}}</td><td>{{if $.DeadLettersURL}}<a href="{{$.DeadLettersURL}}?table={{$ds}}/{{.Name}}">{{dead .DeadLettered}}</a>{{else}}{{dead .DeadLettered}}{{end}}</td><td>{{.BacklogRows}}</td><td>{{.BacklogBytes}}</td><td>{{printf "%.0f" .OldestAgeSeconds}}</td></tr>
 {{end}}</table>

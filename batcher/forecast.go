@@ -249,9 +249,12 @@ func (st *fcState) admit(now time.Duration, n int, draining, partial bool) (time
 			bump(st.countFit(at, time.Minute, l.postsPerMinute), fmt.Sprintf("%d POSTs/minute", l.postsPerMinute))
 		}
 		if st.in.Multiplier < 1 {
-			bump(st.paced(at, n, l), fmt.Sprintf("throttled by Power BI (429): rates × %.2f", st.in.Multiplier))
+			bump(st.paced(at, n, l), fmt.Sprintf("%s rows/hour spread evenly", groupInt(l.rowsPerHour)))
 		}
 		changed = at != before
+	}
+	if st.in.Multiplier < 1 && why != "" && why != BindPaused && why != BindLinger {
+		why += fmt.Sprintf(" (after 429s: rates × %.2f)", st.in.Multiplier)
 	}
 	return at, why
 }

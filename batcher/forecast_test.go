@@ -240,3 +240,59 @@ func TestProgressNamesTheBindingLimit(t *testing.T) {
 		t.Errorf("binding now %q, over the drain %q, progress %q; want %q", fc.BindingNow, fc.Binding, line, want)
 	}
 }
+
+// TestForecastModelsEveryInput: each input of the model moves the forecast the way the scheduler
+// would: 429s (multiplier, pause), the live reserve, POSTs already in the windows, rows already in
+// the table, other tables sharing the dataset.
+func TestForecastModelsEveryInput(t *testing.T) {
+	base := ForecastInput{Retention: "basicFIFO", Target: "a", Latency: 200 * time.Millisecond,
+		Tables: []ForecastTable{{Name: "a", Backlog: 3_000_000}}}
+	recent := make([]RecentPost, 100) // a full hour's rows sent just now
+	for i := range recent {
+		recent[i] = RecentPost{SentAgo: time.Second, DoneAgo: time.Second, Rows: 10_000}
+	}
+	tests := []struct {
+		name        string
+		mod         func(in *ForecastInput)
+		min, max    time.Duration
+		binding     string
+		bindingNow  string
+		largeTierAt int64
+	}{
+		{name: "3M rows basicFIFO: three hourly bursts", mod: func(*ForecastInput) {},
+			min: 2 * time.Hour, max: 2*time.Hour + time.Minute, binding: "1,000,000 rows/hour", largeTierAt: -1},
+		{name: "a 429 halved the rates: spread evenly at 500,000 rows/hour", mod: func(in *ForecastInput) { in.Multiplier = 0.5 },
+			min: 5*time.Hour + 50*time.Minute, max: 6 * time.Hour, binding: "500,000 rows/hour (after 429s: rates × 0.50)", largeTierAt: -1},
+		{name: "Retry-After pause", mod: func(in *ForecastInput) {
+			in.Tables[0].Backlog = 10_000
+			in.Paused = 30 * time.Second
+		}, min: 30 * time.Second, max: 31 * time.Second, binding: BindPaused, bindingNow: BindPaused, largeTierAt: -1},
+		{name: "the live reserve leaves a tenth", mod: func(in *ForecastInput) { in.Reserve = 0.1 },
+			min: 3*time.Hour - time.Minute, max: 3*time.Hour + 5*time.Minute, binding: "900,000 rows/hour", largeTierAt: -1},
+		{name: "the hour's rows were just sent", mod: func(in *ForecastInput) {
+			in.Tables[0].Backlog = 10_000
+			in.Recent = recent
+		}, min: time.Hour - 2*time.Second, max: time.Hour, binding: "1,000,000 rows/hour", bindingNow: "1,000,000 rows/hour", largeTierAt: -1},
+		{name: "rows already in a None table: large tier from the start", mod: func(in *ForecastInput) {
+			in.Retention, in.Limits = "None", config.Limits{RowsPerPost: 1000}
+			in.Tables[0] = ForecastTable{Name: "a", Backlog: 240_000, Held: 300_000}
+		}, min: time.Hour, max: time.Hour + time.Minute, binding: "table ≥ 250,000 rows: 120 POSTs/hour", largeTierAt: 0},
+		{name: "another table takes half the budget", mod: func(in *ForecastInput) {
+			in.Tables = append(in.Tables, ForecastTable{Name: "b", Backlog: 3_000_000})
+		}, min: 5 * time.Hour, max: 5*time.Hour + 2*time.Minute, binding: "1,000,000 rows/hour", largeTierAt: -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := base
+			in.Tables = append([]ForecastTable(nil), base.Tables...)
+			tc.mod(&in)
+			f := ForecastDrain(in)
+			t.Logf("%+v", f)
+			if f.Duration < tc.min || f.Duration > tc.max || f.Binding != tc.binding || f.LargeTierAfter != tc.largeTierAt ||
+				(tc.bindingNow != "" && f.BindingNow != tc.bindingNow) {
+				t.Errorf("forecast %v binding %q now %q tier %d; want %v..%v, %q, %q, %d",
+					f.Duration, f.Binding, f.BindingNow, f.LargeTierAfter, tc.min, tc.max, tc.binding, tc.bindingNow, tc.largeTierAt)
+			}
+		})
+	}
+}
