@@ -60,6 +60,11 @@ func Start(t testing.TB, opts emulator.Options) *Emulator {
 func StartWith(t testing.TB, opts Options) *Emulator {
 	t.Helper()
 	o := opts.Options
+	for _, ws := range o.Workspaces {
+		if !emulator.ValidWorkspaceID(ws.ID) {
+			t.Fatalf("emulatortest: workspace id %q is not a uuid", ws.ID)
+		}
+	}
 	var idp *aad.Running
 	if opts.AAD || opts.AADTokenDiesAfter > 0 {
 		idp = aad.StartTLS(t, aad.Options{Clients: map[string]string{AADClientID: AADClientSecret},
