@@ -35,18 +35,60 @@ func Parse(name string, data []byte) (*Config, error) {
 
 func parse(name string, data []byte, env lookupFunc, opts ValidateOptions) (*Config, error) {
 	c, err := decode(name, data, env)
-	if err != nil {
-		return nil, err
+	if c == nil {
+		return nil, err // a syntax error: nothing else can be checked
 	}
+	// Semantic checks run on what did decode, so one pass reports syntax, unknown keys, types
+	// and values together.
 	c.ApplyDefaults()
-	if err := c.ValidateWith(opts); err != nil {
-		return nil, err
+	if verr := c.ValidateWith(opts); verr != nil || err != nil {
+		return nil, joinSorted(dropNil(err, withoutLines(verr, errLines(err))))
 	}
 	return c, nil
 }
 
+// errLines returns the lines a joined error's messages name.
+func errLines(err error) map[int]bool {
+	lines := map[int]bool{}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			lines[lineOf(e)] = true
+		}
+	} else if err != nil {
+		lines[lineOf(err)] = true
+	}
+	return lines
+}
+
+// withoutLines drops the problems of a joined error on lines that already failed to decode (a
+// value that did not decode is also "missing" to Validate: one message per mistake is enough).
+func withoutLines(err error, lines map[int]bool) error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	var keep []error
+	for _, e := range j.Unwrap() {
+		if l := lineOf(e); l == 0 || !lines[l] {
+			keep = append(keep, e)
+		}
+	}
+	return errors.Join(keep...)
+}
+
+func dropNil(errs ...error) []error {
+	out := errs[:0]
+	for _, e := range errs {
+		if e != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // decode turns data into a Config: parse, expand, check keys, decode. It reports every problem
-// it can find in one joined error, sorted by line.
+// it can find in one joined error, sorted by line, and returns what did decode (nil only for a
+// YAML syntax error) so that Validate can check it too.
 func decode(name string, data []byte, env lookupFunc) (*Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
@@ -62,10 +104,10 @@ func decode(name string, data []byte, env lookupFunc) (*Config, error) {
 			errs = append(errs, fileErrors(name, err, w.lines))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, joinSorted(errs)
-	}
 	c.File, c.lines = name, w.lines
+	if len(errs) > 0 {
+		return c, joinSorted(errs)
+	}
 	return c, nil
 }
 
@@ -85,7 +127,44 @@ func fileErrors(name string, err error, lines lineMap) error {
 	return errors.Join(errs...)
 }
 
+// yamlTypeErr matches yaml.v3's "cannot unmarshal !!str `x` into int" (which names Go types).
+var yamlTypeErr = regexp.MustCompile("cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
+
+// friendly rewrites a yaml.v3 type error in the config's terms.
+func friendly(msg string) string {
+	m := yamlTypeErr.FindStringSubmatchIndex(msg)
+	if m == nil {
+		return msg
+	}
+	kind, val, into := msg[m[2]:m[3]], "", msg[m[6]:m[7]]
+	if m[4] >= 0 {
+		val = " " + strconv.Quote(msg[m[4]:m[5]])
+	}
+	want := "a value of another kind"
+	switch {
+	case strings.HasPrefix(into, "[]"):
+		want = "a list"
+	case strings.HasPrefix(into, "map["), strings.HasPrefix(into, "config."), strings.HasPrefix(into, "*config."):
+		want = "a mapping"
+	case strings.HasPrefix(into, "int"), strings.HasPrefix(into, "uint"):
+		want = "an integer"
+	case strings.HasPrefix(into, "float"):
+		want = "a number"
+	case into == "bool":
+		want = "true or false"
+	case into == "string":
+		want = "a string"
+	}
+	got := map[string]string{"str": "a string", "int": "an integer", "float": "a number", "bool": "a boolean",
+		"map": "a mapping", "seq": "a list", "null": "null"}[kind]
+	if got == "" {
+		got = "!!" + kind
+	}
+	return msg[:m[0]] + "want " + want + ", got " + got + val
+}
+
 func relabel(name, msg string, lines lineMap) string {
+	msg = friendly(msg)
 	m := yamlLine.FindStringSubmatch(msg)
 	if m == nil {
 		return name + ": " + strings.TrimPrefix(msg, "yaml: ")
