@@ -3,31 +3,20 @@ package spool_test
 import (
 	"context"
 	"errors"
-	"os/exec"
+
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/spool"
+	"github.com/pbi-pusher/pbi-pusher/spool/spooltest"
 )
-
-// mountTmpfs mounts a tmpfs of size bytes on a fresh directory (unmounted at cleanup). It skips
-// the test, saying why, where mounting is refused (not root, no CAP_SYS_ADMIN).
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("disk-full test needs a small tmpfs; mount refused here: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
-	return dir
-}
 
 // TestDiskFullPausesIngestNeverDelivery fills a 24 MiB tmpfs: Append must stop with ErrFull
 // wrapping ErrNoSpace while the reserve is still free, Take/Ack/RecordPost must keep working,
 // and Append must resume by itself once acks free pages.
 func TestDiskFullPausesIngestNeverDelivery(t *testing.T) {
-	dir := mountTmpfs(t, "24m")
+	dir := spooltest.MountTmpfs(t, "24m")
 	s, err := spool.Open(filepath.Join(dir, "spool.db"), spool.Options{ReserveBytes: 4 << 20})
 	must(t, err)
 	defer func() { must(t, s.Close()) }()

@@ -4,6 +4,7 @@ package spooltest
 
 import (
 	"errors"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -64,4 +65,16 @@ func (h *Harness) cleanup() {
 	if err := h.S.Close(); err != nil {
 		h.T.Errorf("close at cleanup: %v", err)
 	}
+}
+
+// MountTmpfs mounts a tmpfs of size (e.g. "16m") on a fresh directory, unmounted at cleanup: a
+// disk that really fills up. It skips the test, saying why, where mounting is refused (not root).
+func MountTmpfs(t testing.TB, size string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("this test needs a small tmpfs; mount refused here: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	return dir
 }
