@@ -294,6 +294,14 @@ func (b *backfill) readOne(ctx context.Context, path string) error {
 		format = f
 	}
 	if path == "-" {
+		if abs, f, ok := ingest.StdinFile(b.o.Stdin); ok {
+			// stdin redirected from a file shares that file's checkpoint.
+			cp, err := b.resumePoint(f, abs)
+			if err != nil {
+				return err
+			}
+			return b.decode(ctx, "stdin", format, f, FileCheckpointKey(abs), cp)
+		}
 		return b.decode(ctx, "stdin", format, b.o.Stdin, "", checkpoint{})
 	}
 	f, err := os.Open(path)
@@ -302,30 +310,41 @@ func (b *backfill) readOne(ctx context.Context, path string) error {
 	}
 	defer f.Close()
 	abs, _ := filepath.Abs(path)
-	key := "backfill/" + abs
-	cp, err := b.resumePoint(f, key)
+	cp, err := b.resumePoint(f, abs)
 	if err != nil {
 		return err
 	}
-	return b.decode(ctx, path, format, f, key, cp)
+	return b.decode(ctx, path, format, f, FileCheckpointKey(abs), cp)
 }
 
-// resumePoint returns the checkpoint to resume from: the stored one if it belongs to this very
-// file (same device and inode), else the start of the file.
-func (b *backfill) resumePoint(f *os.File, key string) (checkpoint, error) {
+// FileCheckpointKey is the spool metadata key of a file's checkpoint: one per absolute path,
+// shared by backfill, file sources (follow or once) and stdin redirected from the file, so
+// whichever reads the file first, the others continue where it stopped. (Same key and JSON
+// fields as ingest/filesrc.)
+func FileCheckpointKey(abs string) string { return "file/" + abs }
+
+// legacyCheckpointKey is where backfill kept its checkpoint before it was shared.
+func legacyCheckpointKey(abs string) string { return "backfill/" + abs }
+
+// resumePoint returns the checkpoint to resume from: the stored one of the path (or, from an
+// older version, backfill's own) if it belongs to this very file (same device and inode), else
+// the start of the file.
+func (b *backfill) resumePoint(f *os.File, abs string) (checkpoint, error) {
 	cur := checkpoint{}
 	if fi, err := f.Stat(); err == nil {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			cur.Dev, cur.Ino = uint64(st.Dev), st.Ino
 		}
 	}
-	raw, err := b.p.Spool.Meta(key)
-	if err != nil {
-		return cur, fmt.Errorf("read checkpoint %s: %w", key, err)
-	}
-	var old checkpoint
-	if raw != nil && json.Unmarshal(raw, &old) == nil && old.Dev == cur.Dev && old.Ino == cur.Ino {
-		return old, nil
+	for _, key := range []string{FileCheckpointKey(abs), legacyCheckpointKey(abs)} {
+		raw, err := b.p.Spool.Meta(key)
+		if err != nil {
+			return cur, fmt.Errorf("read checkpoint %s: %w", key, err)
+		}
+		var old checkpoint
+		if raw != nil && json.Unmarshal(raw, &old) == nil && old.Dev == cur.Dev && old.Ino == cur.Ino {
+			return old, nil
+		}
 	}
 	return cur, nil
 }

@@ -284,7 +284,7 @@ func TestCrashBackfillSurvivesSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpKey := "backfill/" + abs
+	cpKey := "file/" + abs
 	env := []string{"E2E_TOKEN=" + emu.Token}
 	args := []string{"backfill", "-config", cfg, "-table", "Telemetry/Readings", input}
 

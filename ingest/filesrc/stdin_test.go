@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -56,5 +58,41 @@ func TestStdinWriteErrorStopsSource(t *testing.T) {
 	}
 	if err := src.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Errorf("Run: %v, want the write error", err)
+	}
+}
+
+// TestStdinFromFileSharesTheFileCheckpoint: stdin redirected from a file that a file source
+// already read continues where it stopped (and the reverse), so no row is spooled twice.
+func TestStdinFromFileSharesTheFileCheckpoint(t *testing.T) {
+	e := newRealEnv(t)
+	path := filepath.Join(t.TempDir(), "in.jsonl")
+	if err := os.WriteFile(path, []byte("{\"n\":0}\n{\"n\":1}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runUntilDone(t, e.source(t, config.Source{Type: "file", Table: "D/T", Paths: []string{path}}))
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString("{\"n\":2}\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	stdin, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	runUntilDone(t, e.source(t, config.Source{Type: "stdin", Table: "D/T", Format: "jsonl"}, func(o *filesrc.Options) { o.Stdin = stdin }))
+	if got, want := e.rows(t), []string{`{"n":0}`, `{"n":1}`, `{"n":2}`}; !slices.Equal(got, want) {
+		t.Errorf("rows %q, want %q (each once)", got, want)
+	}
+	if off := e.checkpointOffset(t, path); off != 24 {
+		t.Errorf("checkpoint at %d, want 24 (the end of the file)", off)
+	}
+	// And the file source, run again, finds nothing new.
+	runUntilDone(t, e.source(t, config.Source{Type: "file", Table: "D/T", Paths: []string{path}}))
+	if n := e.spool.Backlog(queue).Rows; n != 0 {
+		t.Errorf("%d rows spooled again", n)
 	}
 }
