@@ -54,3 +54,24 @@ func FuzzConvertString(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScanValue: the key scan of stored rows agrees with encoding/json on every JSON object.
+func FuzzScanValue(f *testing.F) {
+	for _, s := range []string{`{"a":1,"b":"x"}`, `{ "a" : [1,{"b":"}"}] , "b" : null }`, `{"a\"":1,"a":2}`,
+		`{"a":1,"a":2}`, `{}`, `{"s":"a\\\"b","n":-1.5e3,"t":true}`} {
+		f.Add(s, "a")
+	}
+	f.Fuzz(func(t *testing.T, raw, key string) {
+		var m map[string]json.RawMessage
+		if json.Unmarshal([]byte(raw), &m) != nil || m == nil {
+			return // stored rows are always JSON objects
+		}
+		want := m[key]
+		if want == nil {
+			want = json.RawMessage("null")
+		}
+		if got := rowValue([]byte(raw), key); string(got) != string(want) {
+			t.Fatalf("rowValue(%s, %q) = %s, want %s", raw, key, got, want)
+		}
+	})
+}

@@ -76,6 +76,12 @@ func (t *table) latest(n int) [][]byte {
 	return append([][]byte(nil), live...)
 }
 
+// first returns up to n oldest rows.
+func (t *table) first(n int) [][]byte {
+	live := t.rows[t.head:]
+	return append([][]byte(nil), live[:min(n, len(live))]...)
+}
+
 // dataset is one push dataset with its rate-limit state.
 type dataset struct {
 	id        string

@@ -146,7 +146,8 @@ type querySnapshot struct {
 type tableSnapshot struct {
 	name    string
 	columns []Column
-	rows    [][]byte
+	count   int      // rows in the table
+	rows    [][]byte // the rows the query reads: all, the first N for TOPN, or none for COUNTROWS
 }
 
 // snapshot copies the tables q names; unknown tables and columns fail the query.
@@ -171,10 +172,28 @@ func (s *Server) snapshot(r *http.Request, q *daxQuery) (*querySnapshot, *apiErr
 		}
 		key := strings.ToLower(t.name)
 		if snap.tables[key] == nil {
-			snap.tables[key] = &tableSnapshot{name: t.name, columns: append([]Column(nil), t.columns...), rows: t.latest(0)}
+			snap.tables[key] = &tableSnapshot{name: t.name, columns: append([]Column(nil), t.columns...), count: t.count()}
 		}
+		snap.tables[key].rows = q.rowsNeeded(t, ref[1])
 	}
 	return snap, nil
+}
+
+// rowsNeeded returns the rows of t the query reads through the reference to column: none for
+// COUNTROWS, the first N for an unordered TOPN, all of them otherwise (the longest need wins).
+func (q *daxQuery) rowsNeeded(t *table, column string) [][]byte {
+	switch {
+	case q.topN != nil && !q.topN.order:
+		return t.first(min(q.topN.n, maxQueryRows+1))
+	case column != "" || q.topN != nil:
+		return t.latest(0)
+	}
+	for _, sc := range q.row {
+		if sc.column != "" && strings.EqualFold(sc.table, t.name) {
+			return t.latest(0)
+		}
+	}
+	return nil
 }
 
 // refs lists the (table, column) pairs a query reads; column is "" for a whole table.
@@ -198,7 +217,7 @@ func (q *querySnapshot) row(scalars []daxScalar, includeNulls bool) orderedRow {
 		t := q.table(sc.table)
 		var n int
 		if sc.fn == "COUNTROWS" {
-			n = len(t.rows)
+			n = t.count
 		} else {
 			n = t.distinct(sc.column)
 		}
@@ -216,20 +235,11 @@ func (q *querySnapshot) row(scalars []daxScalar, includeNulls bool) orderedRow {
 // distinct counts the distinct values of column, BLANK included (as DISTINCTCOUNT does).
 func (t *tableSnapshot) distinct(column string) int {
 	name := columnIn(t.columns, column).Name
-	seen := map[string]struct{}{}
+	seen := make(map[string]struct{}, len(t.rows))
 	for _, raw := range t.rows {
 		seen[string(bytes.TrimSpace(rowValue(raw, name)))] = struct{}{}
 	}
 	return len(seen)
-}
-
-// rowValue returns the raw value of column in a stored row ("null" when absent).
-func rowValue(raw []byte, column string) json.RawMessage {
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil || m[column] == nil {
-		return json.RawMessage("null")
-	}
-	return m[column]
 }
 
 // columnIn finds a column case-insensitively (DAX names are case-insensitive).

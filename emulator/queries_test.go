@@ -221,3 +221,22 @@ func TestPreloadEndpoint(t *testing.T) {
 		t.Fatalf("COUNTROWS after preload: %v", got)
 	}
 }
+
+// BenchmarkQueries250k measures executeQueries over a table preloaded to 250,000 rows.
+func BenchmarkQueries250k(b *testing.B) {
+	e := emulatortest.Start(b, emulator.Options{QueriesPerMinute: 1 << 30})
+	id := create(b, e, "datasets", fixtureBody("B"))
+	if err := e.Server.Preload(id, "Sales", 250000); err != nil {
+		b.Fatal(err)
+	}
+	for _, q := range []string{`EVALUATE ROW("n", COUNTROWS('Sales'))`, `EVALUATE ROW("n", DISTINCTCOUNT('Sales'[Id]))`,
+		`EVALUATE TOPN(1000, 'Sales', 'Sales'[Id], DESC)`} {
+		b.Run(strings.Fields(q)[1][:4]+"/"+strings.Fields(q)[2], func(b *testing.B) {
+			for b.Loop() {
+				if r := call(b, e, "POST", "datasets/"+id+"/executeQueries", queryBody(q, false), e.Token); r.status != 200 {
+					b.Fatalf("%d %s", r.status, r.body)
+				}
+			}
+		})
+	}
+}

@@ -1,9 +1,10 @@
 package emulator
 
 import (
+	"cmp"
 	"encoding/json"
-	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -81,50 +82,55 @@ func (t *tableSnapshot) ordered(tn *daxTopN) [][]byte {
 	return out
 }
 
-// sortKey orders values like DAX: BLANK first, then numbers, booleans, times or text
-// (text case-insensitively).
+// sortKey orders values like DAX: BLANK first, then by value: integers (Int64, Boolean),
+// floats (Double, Decimal), times or text (case-insensitively). A column's values share a kind.
 type sortKey struct {
 	blank bool
-	num   *big.Float
-	text  string
+	i     int64
+	f     float64
 	at    time.Time
+	text  string
 }
 
 func newSortKey(typ string, v json.RawMessage) sortKey {
 	if string(v) == "null" {
 		return sortKey{blank: true}
 	}
-	var s string
-	if json.Unmarshal(v, &s) != nil {
-		s = string(v)
+	s := string(v)
+	if s[0] == '"' {
+		_ = json.Unmarshal(v, &s) // stored values are valid JSON
 	}
 	switch typ {
-	case "Int64", "Double", "Decimal":
-		f, _, err := big.ParseFloat(s, 10, 128, big.ToNearestEven)
-		if err == nil {
-			return sortKey{num: f}
-		}
+	case "Int64":
+		n, _ := strconv.ParseInt(s, 10, 64)
+		return sortKey{i: n}
+	case "Double", "Decimal":
+		f, _ := strconv.ParseFloat(s, 64)
+		return sortKey{f: f}
 	case "Boolean":
 		if s == "true" {
-			return sortKey{num: big.NewFloat(1)}
+			return sortKey{i: 1}
 		}
-		return sortKey{num: big.NewFloat(0)}
+		return sortKey{}
 	case "DateTime":
-		if at, ok := parseDateTime(s); ok {
-			return sortKey{at: at}
-		}
+		at, _ := parseDateTime(s)
+		return sortKey{at: at}
 	}
 	return sortKey{text: strings.ToLower(s)}
 }
 
 func (a sortKey) compare(b sortKey) int {
-	switch {
-	case a.blank || b.blank:
+	if a.blank || b.blank {
 		return boolCompare(!a.blank, !b.blank)
-	case a.num != nil && b.num != nil:
-		return a.num.Cmp(b.num)
-	case !a.at.IsZero() || !b.at.IsZero():
-		return a.at.Compare(b.at)
+	}
+	if c := cmp.Compare(a.i, b.i); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.f, b.f); c != 0 {
+		return c
+	}
+	if c := a.at.Compare(b.at); c != 0 {
+		return c
 	}
 	return strings.Compare(a.text, b.text)
 }
