@@ -66,6 +66,9 @@ type Options struct {
 	LiveReserve float64
 	// Serial keeps one POST per table in flight (SchedulerConfig.Serial).
 	Serial bool
+	// Budget, shared by the dispatchers of a process, bounds the bytes of POSTs in flight
+	// (batch.max_inflight_bytes); nil = no bound.
+	Budget *Budget
 }
 
 // PostLog persists the POSTs a dataset sent in the last hour.

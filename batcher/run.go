@@ -22,14 +22,20 @@ type run struct {
 	d       *Dispatcher
 	results chan result
 	stop    chan struct{} // closed when Run returns: late POST goroutines exit
-	held    map[*spool.Batch]Ticket
+	held    map[*spool.Batch]heldPost
+}
+
+// heldPost is a POST in flight: its ticket and the bytes of the Budget it holds.
+type heldPost struct {
+	tk   Ticket
+	cost int64
 }
 
 // Run posts until ctx is done, then waits for in-flight POSTs (bounded by Options.Abort) and
 // returns nil. It returns early with the error when the dataset hits a Fatal error (or the spool
 // fails); its rows stay spooled.
 func (d *Dispatcher) Run(ctx context.Context) error {
-	r := &run{d: d, results: make(chan result), stop: make(chan struct{}), held: map[*spool.Batch]Ticket{}}
+	r := &run{d: d, results: make(chan result), stop: make(chan struct{}), held: map[*spool.Batch]heldPost{}}
 	defer close(r.stop)
 	d.log.Info("dispatcher started", "tables", len(d.keys))
 	r.seed()
@@ -48,7 +54,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 // loop starts POSTs as the scheduler allows until ctx is done or a fatal error.
 func (r *run) loop(ctx context.Context) error {
 	for ctx.Err() == nil {
-		wait, err := r.startAll()
+		wait, room, err := r.startAll()
 		if err != nil {
 			return err
 		}
@@ -58,6 +64,7 @@ func (r *run) loop(ctx context.Context) error {
 			return nil
 		case <-r.d.o.Queue.Notify():
 		case <-r.d.wake:
+		case <-room:
 		case <-timer:
 		case res := <-r.results:
 			if err := r.settle(res, true); err != nil {
@@ -68,36 +75,58 @@ func (r *run) loop(ctx context.Context) error {
 	return nil
 }
 
-// startAll starts every POST the scheduler allows now and returns how long to wait after.
-func (r *run) startAll() (time.Duration, error) {
+// startAll starts every POST the scheduler allows now and returns how long to wait after, and,
+// when the memory budget held a POST back, a channel closed once the budget has room.
+func (r *run) startAll() (time.Duration, <-chan struct{}, error) {
+	d := r.d
 	for {
-		d := r.d
 		d.mu.Lock()
 		now := d.clock.Now()
 		r.refresh()
 		dec := d.sched.Next(now)
 		d.mu.Unlock()
 		if dec.Rows == 0 {
-			return dec.Wait, nil
+			return dec.Wait, nil, nil
 		}
-		b, err := d.o.Queue.Take(d.keys[dec.Table], dec.Rows, d.o.MaxBytes)
+		key := d.keys[dec.Table]
+		room := d.o.Budget.freed() // before trying: a release in between still wakes us
+		cost := r.estimate(key, dec.Rows)
+		if !d.o.Budget.tryAcquire(cost) {
+			return Forever, room, nil
+		}
+		b, err := d.o.Queue.Take(key, dec.Rows, d.o.MaxBytes)
+		if err != nil || b == nil || len(b.Rows) == 0 {
+			d.o.Budget.release(cost)
+		}
 		if errors.Is(err, spool.ErrNoSpace) {
-			return d.o.Poll, nil // disk full: the spool logs it; try again, never stop delivery
+			return d.o.Poll, nil, nil // disk full: the spool logs it; try again, never stop delivery
 		}
 		if err != nil {
-			return 0, fmt.Errorf("take %s: %w", dec.Table, err)
+			return 0, nil, fmt.Errorf("take %s: %w", dec.Table, err)
 		}
 		if b == nil || len(b.Rows) == 0 {
-			return d.o.Poll, nil // the backlog changed under us: look again later
+			return d.o.Poll, nil, nil // the backlog changed under us: look again later
 		}
+		actual := batchCost(len(b.Rows), int64(b.Bytes))
+		d.o.Budget.adjust(actual - cost)
 		d.mu.Lock()
 		sentAt := d.clock.Now()
 		tk := d.sched.Sent(sentAt, dec.Table, len(b.Rows))
 		d.mu.Unlock()
 		r.record(sentAt, len(b.Rows))
-		r.held[b] = tk
+		r.held[b] = heldPost{tk: tk, cost: actual}
 		go r.post(tk, b)
 	}
+}
+
+// estimate returns the Budget cost of taking rows rows of key (the backlog's mean row size).
+func (r *run) estimate(key spool.QueueKey, rows int) int64 {
+	bl := r.d.o.Queue.Backlog(key)
+	mean := int64(0)
+	if bl.Rows > 0 {
+		mean = bl.Bytes / int64(bl.Rows)
+	}
+	return batchCost(rows, mean*int64(rows))
 }
 
 // refresh copies the spool's backlog into the scheduler. Caller holds d.mu.
@@ -162,6 +191,7 @@ var errFatal = errors.New("fatal POST error")
 // settle records a finished POST and does what its outcome asks of the spool.
 func (r *run) settle(res result, running bool) error {
 	d := r.d
+	d.o.Budget.release(r.held[res.b].cost)
 	delete(r.held, res.b)
 	o := d.classify(res.err)
 	d.mu.Lock()
@@ -257,13 +287,15 @@ func (r *run) drain() error {
 
 // nackHeld returns every batch still in flight to its queue (their POSTs were abandoned).
 func (r *run) nackHeld(first error) error {
-	for b, tk := range r.held {
+	for b, h := range r.held {
+		tk := h.tk
 		r.d.mu.Lock()
 		r.d.sched.Result(r.d.clock.Now(), tk, Outcome{Class: sink.Retryable})
 		r.d.mu.Unlock()
 		if err := r.d.o.Queue.Nack(b); err != nil && first == nil {
 			first = fmt.Errorf("nack %s: %w", b.Queue, err)
 		}
+		r.d.o.Budget.release(h.cost)
 		delete(r.held, b)
 	}
 	return first

@@ -92,6 +92,9 @@ type Batch struct {
 	// LiveReserve is the share of every rate limit a draining backlog leaves to live rows in
 	// `run` (never in backfill), in [0, 0.5]. Default DefaultLiveReserve; nil before defaults.
 	LiveReserve *float64 `yaml:"live_reserve"`
+	// MaxInflightBytes bounds the memory of the POSTs in flight across every dataset (rows taken
+	// from the spool plus request bodies). Default 64MiB.
+	MaxInflightBytes ByteSize `yaml:"max_inflight_bytes"`
 }
 
 // Dataset is one push dataset and its tables.

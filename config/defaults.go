@@ -13,6 +13,7 @@ const (
 	DefaultAuthMethod      = "static_token"
 	DefaultSpoolPath       = "./pbi-pusher.db"
 	DefaultSpoolMaxBytes   = ByteSize(10 << 30)
+	DefaultMaxInflight     = ByteSize(64 << 20)
 	DefaultWhenFull        = "block"
 	DefaultLinger          = time.Second
 	DefaultMode            = "Push"
@@ -72,6 +73,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	setString(&c.Spool.WhenFull, DefaultWhenFull)
 	setDuration(&c.Batch.Linger, DefaultLinger)
+	if c.Batch.MaxInflightBytes == 0 {
+		c.Batch.MaxInflightBytes = DefaultMaxInflight
+	}
 	if c.Batch.LiveReserve == nil {
 		r := DefaultLiveReserve
 		c.Batch.LiveReserve = &r

@@ -95,6 +95,9 @@ func (c *Config) ValidateWith(opts ValidateOptions) error {
 	for i := range c.Sources {
 		c.validateSource(p, i)
 	}
+	if c.Batch.MaxInflightBytes < 0 {
+		p.add("batch.max_inflight_bytes", "must not be negative")
+	}
 	if r := c.Batch.LiveReserve; r != nil && !(*r >= 0 && *r <= MaxLiveReserve) {
 		p.add("batch.live_reserve", "must be between 0 and %v (a share of the limits)", MaxLiveReserve)
 	}

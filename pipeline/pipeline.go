@@ -164,6 +164,7 @@ func (p *Pipeline) start(ctx, abort context.Context, reserve float64, onPermanen
 	}
 	sender := observedSender{next: p.Sink, health: func(ds string) *health { return p.health[ds] }}
 	var wg sync.WaitGroup
+	budget := batcher.NewBudget(int64(p.cfg.Batch.MaxInflightBytes))
 	for _, ds := range p.cfg.Datasets {
 		d := batcher.NewDispatcher(batcher.Options{
 			Dataset: ds,
@@ -177,6 +178,7 @@ func (p *Pipeline) start(ctx, abort context.Context, reserve float64, onPermanen
 			// in order.
 			LiveReserve: reserve,
 			Serial:      p.cfg.PowerBI.SequenceNumbers,
+			Budget:      budget,
 		})
 		p.mu.Lock()
 		p.dispatchers[ds.Name] = d
