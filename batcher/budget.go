@@ -22,12 +22,14 @@ func NewBudget(limit int64) *Budget {
 	return &Budget{limit: limit, free: make(chan struct{})}
 }
 
-// rowOverhead is the memory a row costs in flight besides its bytes (spool.Row, slice headers).
-const rowOverhead = 64
+// rowOverhead is the memory a row costs in flight besides its bytes: its spool.Row (56 bytes),
+// the sender's slice header (24) and the spool's in-flight map entry (about 80).
+const rowOverhead = 160
 
 // batchCost is what a batch of rows rows and bytes bytes holds in flight: the rows taken from the
-// spool plus the request body the sink builds from them.
-func batchCost(rows int, bytes int64) int64 { return 2*bytes + int64(rows)*rowOverhead }
+// spool, the request body the sink builds from them, and the transient copies of the spool's
+// transactions and the HTTP client (measured: about one more copy of the bytes).
+func batchCost(rows int, bytes int64) int64 { return 3*bytes + int64(rows)*rowOverhead }
 
 // tryAcquire grants n bytes if they fit (or nothing is in flight) and reports whether it did.
 func (b *Budget) tryAcquire(n int64) bool {

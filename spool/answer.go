@@ -2,6 +2,7 @@ package spool
 
 import (
 	"fmt"
+	"maps"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -140,6 +141,15 @@ func (s *Spool) settle(qs *queueState, keys [][]byte, back bool) {
 		}
 	}
 	s.st.inflight -= len(keys)
+	// A Go map never gives back the room it grew to: rebuild the in-flight set once it holds a
+	// quarter of its peak, so a queue's memory follows the rows in flight now, not the most it
+	// ever had (50 draining datasets otherwise keep tens of MiB of empty map).
+	if n := len(qs.taken); n <= qs.takenPeak/4 {
+		qs.taken, qs.takenPeak = maps.Clone(qs.taken), n
+		if qs.taken == nil {
+			qs.taken = map[uint64]takenRow{}
+		}
+	}
 }
 
 func deleteKeys(b *bolt.Bucket, keys [][]byte) error {

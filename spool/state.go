@@ -33,6 +33,7 @@ type queueState struct {
 	oldestSeq  uint64 // first ready row, 0 if none
 	oldestAt   time.Time
 	taken      map[uint64]takenRow
+	takenPeak  int // most entries taken held since it was last rebuilt
 	delivered  int64
 	requeued   int64 // rows re-queued at Open over the file's life (Power BI may hold them)
 }

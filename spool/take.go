@@ -36,6 +36,7 @@ func (s *Spool) Take(q QueueKey, maxRows, maxBytes int) (*Batch, error) {
 	for _, r := range b.Rows {
 		qs.taken[r.Seq] = takenRow{size: len(r.Data), at: r.At}
 	}
+	qs.takenPeak = max(qs.takenPeak, len(qs.taken))
 	qs.ready -= len(b.Rows)
 	qs.readyBytes -= int64(b.Bytes)
 	qs.oldestSeq, qs.oldestAt = next.Seq, next.At

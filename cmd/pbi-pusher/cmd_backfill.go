@@ -77,6 +77,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	} else if !reportConfigErr(cfg.Validate(), stderr) {
 		return exitUsage
 	}
+	limitMemory(cfg)
 	p, err := pipeline.Open(ctx, cfg, pipeline.Options{Logger: log, Prompt: stderr})
 	if err != nil {
 		fmt.Fprintf(stderr, "pbi-pusher backfill: %v\n", err)

@@ -230,6 +230,7 @@ func (d *daemon) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	limitMemory(d.cfg)
 	p, err := pipeline.Open(ctx, d.cfg, pipeline.Options{
 		Logger: d.log, HTTPClient: d.metrics.HTTPClient(hc), Tokens: tok, WrapQueue: d.metrics.Queue,
 	})

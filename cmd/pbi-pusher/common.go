@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
@@ -94,4 +95,16 @@ func adminToken(a config.Admin) (string, error) {
 		return "", fmt.Errorf("admin.token_file %s is empty", a.TokenFile)
 	}
 	return tok, nil
+}
+
+// limitMemory sets the Go runtime's soft memory limit to batch.max_inflight_bytes plus 1 MiB
+// per dataset (the memory goal of issue 16) less 8 MiB for what the runtime has not returned to
+// the OS yet, unless GOMEMLIMIT is set: the in-flight budget bounds the live heap, and the limit
+// keeps the garbage collector from letting the heap grow to twice that before it collects.
+func limitMemory(cfg *config.Config) {
+	if os.Getenv("GOMEMLIMIT") != "" || cfg.Batch.MaxInflightBytes <= 0 {
+		return
+	}
+	goal := int64(cfg.Batch.MaxInflightBytes) + int64(len(cfg.Datasets))<<20
+	debug.SetMemoryLimit(max(goal-8<<20, goal/2))
 }

@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"spool":    {runSpool, "inspect the spool: stats, dead-letters, replay, salvage"},
 		"schema":   {runSchema, "infer a table from a sample; plan/apply schema changes"},
 		"version":  {runVersion, "print the version"},
+		"bench":    {runBench, "measure this machine against the limits and the peers (docs/benchmarks.md)"},
 	}
 }
 
