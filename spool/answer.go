@@ -90,7 +90,7 @@ func (s *Spool) answerOnce(b *Batch, op string, txFn func(*bolt.Tx, [][]byte) er
 	if err != nil {
 		return fmt.Errorf("spool: %s %s: %w", op, b.Queue, err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		if err := deleteKeys(tx.Bucket(bucketInflight).Bucket(queueName(b.Queue)), keys); err != nil {
 			return err
 		}

@@ -88,7 +88,7 @@ func (s *Spool) commitReqs(reqs []*appendReq) error {
 		disk += r.disk
 	}
 	at := s.now()
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		eff = effects{rows: map[QueueKey]*appended{}}
 		if err := s.makeRoom(tx, bytes, &eff); err != nil {
 			return err

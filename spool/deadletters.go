@@ -15,7 +15,7 @@ func (s *Spool) DeadLetters(limit int) ([]DeadLetter, error) {
 		return nil, ErrClosed
 	}
 	var out []DeadLetter
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketDead).Cursor()
 		for k, v := c.First(); k != nil && (limit <= 0 || len(out) < limit); k, v = c.Next() {
 			d, err := decodeDead(k, v)
@@ -51,7 +51,7 @@ func (s *Spool) replay(pick func(tx *bolt.Tx) ([]DeadLetter, error)) (int, error
 	var eff effects
 	var n int
 	at := s.now()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		eff = effects{rows: map[QueueKey]*appended{}}
 		picked, err := pick(tx)
 		if err != nil {

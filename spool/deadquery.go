@@ -46,7 +46,7 @@ func (s *Spool) FindDeadLetters(f DeadFilter) ([]DeadLetter, bool, error) {
 	}
 	var out []DeadLetter
 	more := false
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		var err error
 		out, more, err = matchDead(tx, f)
 		return err
@@ -124,7 +124,7 @@ func (s *Spool) PurgeDeadLetters(f DeadFilter) (int, error) {
 	}
 	defer unlock()
 	var eff effects
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		eff = effects{}
 		if err := checkIDs(tx, f); err != nil {
 			return err

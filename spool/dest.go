@@ -94,7 +94,7 @@ func (s *Spool) SetDestinations(q QueueKey, names []string) error {
 	defer unlock()
 	var f *fanout
 	var gone []uint64
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		var err error
 		f, gone, err = registerTx(tx, q, names)
 		return err
@@ -251,7 +251,7 @@ func (st *destState) addReady(n int, bytes int64, seq uint64, at time.Time) {
 // what is in flight (after rows left the file other than by an answer: registration, drops,
 // replays). Holds wmu and mu.
 func (s *Spool) rescanLocked(q QueueKey) error {
-	return s.db.View(func(tx *bolt.Tx) error {
+	return s.view(func(tx *bolt.Tx) error {
 		qb := tx.Bucket(bucketQueues).Bucket(queueName(q))
 		qs := s.st.queue(q)
 		s.st.used -= qs.readyBytes
@@ -415,7 +415,7 @@ func (d *Destination) Take(q QueueKey, maxRows, maxBytes int) (*Batch, error) {
 	}
 	b := &Batch{Queue: q}
 	var next Row
-	err = d.s.db.View(func(tx *bolt.Tx) error {
+	err = d.s.view(func(tx *bolt.Tx) error {
 		qb := tx.Bucket(bucketQueues).Bucket(queueName(q))
 		if qb == nil {
 			return nil
@@ -537,7 +537,7 @@ func (d *Destination) finish(b *Batch, op, reason string) error {
 	}
 	var res finishResult
 	at := s.now()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		var err error
 		res, err = d.finishTx(tx, f, st, b, reason, at)
 		return err
@@ -681,7 +681,7 @@ func (s *Spool) Destinations(q QueueKey) ([]string, error) {
 		return nil, ErrClosed
 	}
 	var names []string
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if db := tx.Bucket(bucketDests); db != nil {
 			names = storedDests(db, q)
 		}

@@ -16,6 +16,7 @@ import (
 // wrapping ErrNoSpace while the reserve is still free, Take/Ack/RecordPost must keep working,
 // and Append must resume by itself once acks free pages.
 func TestDiskFullPausesIngestNeverDelivery(t *testing.T) {
+	t.Parallel()
 	dir := spooltest.MountTmpfs(t, "24m")
 	s, err := spool.Open(filepath.Join(dir, "spool.db"), spool.Options{ReserveBytes: 4 << 20})
 	must(t, err)

@@ -16,7 +16,7 @@ func (s *Spool) Meta(key string) ([]byte, error) {
 		return nil, ErrClosed
 	}
 	var val []byte
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get([]byte(key)); v != nil {
 			val = append([]byte{}, v...)
 		}
@@ -38,7 +38,7 @@ func (s *Spool) SetMeta(key string, val []byte) error {
 		return err
 	}
 	defer unlock()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		if val == nil {
 			return tx.Bucket(bucketMeta).Delete([]byte(key))
 		}
@@ -113,10 +113,12 @@ func (s *Spool) Close() error {
 		return err
 	}
 	var err error
-	if s.db != nil {
+	if s.db != nil && !s.damaged.Load() {
 		if cerr := protect(s.writeClean); cerr != nil {
 			s.log.Warn("spool: could not write the clean-shutdown marker; the next start runs the full check", "path", s.path, "err", cerr)
 		}
+	}
+	if s.db != nil {
 		err = s.db.Close()
 		s.db = nil
 	}

@@ -27,7 +27,7 @@ func (s *Spool) RecordPost(dataset string, at time.Time, rows int) error {
 		return err
 	}
 	defer unlock()
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		top, err := tx.CreateBucketIfNotExists(bucketPosts)
 		if err != nil {
 			return err
@@ -58,7 +58,7 @@ func (s *Spool) RecentPosts(dataset string, since time.Time) ([]PostRecord, erro
 		return nil, ErrClosed
 	}
 	var out []PostRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		top := tx.Bucket(bucketPosts)
 		if top == nil {
 			return nil

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -147,6 +148,7 @@ type Spool struct {
 	pageSize int // of db, set with it (db.Info races with writers)
 
 	failCopyOpen func() error // test hook: makes compaction's open of its copy fail
+	damaged      atomic.Bool  // a read met a damaged page: Close writes no clean-shutdown marker
 
 	wmu sync.Mutex
 

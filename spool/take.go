@@ -23,7 +23,7 @@ func (s *Spool) Take(q QueueKey, maxRows, maxBytes int) (*Batch, error) {
 	}
 	var b *Batch
 	var next Row
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		var err error
 		b, next, err = takeTx(tx, q, qs, maxRows, maxBytes)
 		return err

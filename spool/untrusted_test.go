@@ -85,6 +85,7 @@ func liveRowPages(t *testing.T, path string) (pageSize int, pages map[int][]stri
 // must recover every row on a page that is still whole (counted independently), invent none and
 // duplicate none.
 func TestTruncatedSpoolQuarantinedAndSalvaged(t *testing.T) {
+	t.Parallel()
 	for _, crash := range []bool{false, true} {
 		seed := seedFile(t, crash, false, 4000)
 		written := map[string]bool{}
@@ -187,9 +188,10 @@ func assertSalvage(t *testing.T, file string, want, written map[string]bool) {
 // it returns must pass its check and accept, take and ack rows; a quarantined file must salvage
 // without inventing rows.
 func TestRandomCorruptionNeverKills(t *testing.T) {
-	seeds := [][]byte{seedFile(t, false, true, 1500), seedFile(t, true, true, 1500)}
+	t.Parallel()
+	seeds := [][]byte{seedFile(t, false, true, 600), seedFile(t, true, true, 600)}
 	written := map[string]bool{}
-	for _, r := range append(padded("a", 1500), padded("b", 500)...) {
+	for _, r := range append(padded("a", 600), padded("b", 200)...) {
 		written[string(r)] = true
 	}
 	const cases = 200
