@@ -168,20 +168,22 @@ func (pf *pageFile) page(id uint64) ([]byte, error) {
 	if id < 2 || id >= pf.meta.hwm {
 		return nil, fmt.Errorf("page %d: outside [2, %d)", id, pf.meta.hwm)
 	}
-	var hdr [pageHeaderSize]byte
-	if _, err := pf.f.ReadAt(hdr[:], int64(id)*ps); err != nil {
+	buf := make([]byte, ps) // one read for the common page without overflow
+	if _, err := pf.f.ReadAt(buf, int64(id)*ps); err != nil {
 		return nil, fmt.Errorf("page %d: %w", id, err)
 	}
-	over := uint64(le.Uint32(hdr[12:]))
-	if got := le.Uint64(hdr[0:]); got != id {
+	over := uint64(le.Uint32(buf[12:]))
+	if got := le.Uint64(buf[0:]); got != id {
 		return nil, fmt.Errorf("page %d: header says page %d", id, got)
 	}
 	if id+over >= pf.meta.hwm {
 		return nil, fmt.Errorf("page %d: %d overflow pages run past the high-water mark %d", id, over, pf.meta.hwm)
 	}
-	buf := make([]byte, int64(over+1)*ps)
-	if _, err := pf.f.ReadAt(buf, int64(id)*ps); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("page %d: %w", id, err)
+	if over > 0 {
+		buf = append(buf, make([]byte, int64(over)*ps)...)
+		if _, err := pf.f.ReadAt(buf[ps:], int64(id+1)*ps); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("page %d: %w", id, err)
+		}
 	}
 	return buf, nil
 }
