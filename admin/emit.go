@@ -31,6 +31,9 @@ func (e emitter) spool(s *SpoolStatus) {
 	e.emit("spool_used_bytes", float64(s.UsedBytes))
 	e.emit("spool_max_bytes", float64(s.MaxBytes))
 	e.emit("spool_dropped_rows_total", float64(s.DroppedRows))
+	e.emit("spool_quarantined_files", float64(s.Quarantined))
+	e.emit("spool_dead_letters_evicted_total", float64(s.DeadEvicted))
+	e.emit("spool_disk_full", boolValue(s.DiskFull))
 }
 
 // dataset emits d; spool says whether a spool is attached (else its numbers are unknown).

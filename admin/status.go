@@ -28,6 +28,12 @@ type SpoolStatus struct {
 	InFlightRows int   `json:"in_flight_rows"`
 	DeadLetters  int   `json:"dead_letters"`
 	DroppedRows  int64 `json:"dropped_rows"`
+	// Quarantined: damaged spool files moved aside at this start (0 or 1).
+	Quarantined int `json:"quarantined"`
+	// DeadEvicted: dead letters evicted by spool.dead_letter_max_bytes over the file's life.
+	DeadEvicted int64 `json:"dead_letters_evicted"`
+	// DiskFull: ingest paused, less than spool.reserve_bytes free on disk.
+	DiskFull bool `json:"disk_full"`
 }
 
 // PostStatus counts POST rows requests seen by the instrumented transport.
@@ -111,7 +117,8 @@ func (m *Metrics) Status() Status {
 	if src.Spool != nil {
 		ss = src.Spool.Stats()
 		st.Spool = &SpoolStatus{FileBytes: ss.FileBytes, UsedBytes: ss.Bytes, MaxBytes: ss.MaxBytes,
-			InFlightRows: ss.InFlight, DeadLetters: ss.DeadLetters, DroppedRows: ss.Dropped}
+			InFlightRows: ss.InFlight, DeadLetters: ss.DeadLetters, DroppedRows: ss.Dropped,
+			Quarantined: ss.Quarantined, DeadEvicted: ss.DeadEvicted, DiskFull: ss.DiskFull}
 	}
 	for _, ds := range m.cfg.Datasets {
 		d := DatasetStatus{Name: ds.Name, Retention: ds.Retention, RowsPerHour: ds.Limits.RowsPerHour}
