@@ -53,6 +53,7 @@ func (e emitter) dataset(d DatasetStatus, spool bool) {
 	e.emit("dataset_posts_in_flight", float64(b.InFlight), d.Name)
 	e.emit("dataset_large_tier", boolValue(b.LargeTier), d.Name)
 	e.emit("dataset_rate_multiplier", b.Multiplier, d.Name)
+	e.emit("dataset_share", b.Share, d.Name)
 	e.emit("dataset_paused_seconds", b.PausedSeconds, d.Name)
 	for _, k := range sortedKeys(b.Posts) {
 		e.emit("dataset_posts_total", float64(b.Posts[k]), d.Name, k)
@@ -84,6 +85,10 @@ func (e emitter) table(ds string, t TableStatus, spool bool) {
 	e.emit("rows_read_total", float64(t.Read), ds, t.Name)
 	e.emit("rows_spooled_total", float64(t.Spooled), ds, t.Name)
 	e.emit("unknown_fields_ignored_total", float64(t.UnknownIgnored), ds, t.Name)
+	if t.ServiceRows != nil {
+		e.emit("service_rows", float64(*t.ServiceRows), ds, t.Name)
+		e.emit("service_minus_delivered_rows", float64(*t.ServiceMinusDelivered), ds, t.Name)
+	}
 	for _, r := range sortedKeys(t.DeadLettered) {
 		e.emit("rows_dead_lettered_total", float64(t.DeadLettered[r]), ds, t.Name, r)
 	}

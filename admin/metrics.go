@@ -44,7 +44,10 @@ type Sources struct {
 	UnknownFields func(q spool.QueueKey) int64
 	// Sink returns a dataset's sink state (nil = unknown).
 	Sink func(dataset string) *SinkStatus
-	Now  func() time.Time // nil = time.Now
+	// ServiceRows returns the rows the service holds in a table (read-back), ok false when
+	// unknown; nil when read-back is off.
+	ServiceRows func(q spool.QueueKey) (rows int64, ok bool)
+	Now         func() time.Time // nil = time.Now
 }
 
 // Metrics owns pbi-pusher's metrics: one pull collector and the POST latency histogram,

@@ -88,6 +88,9 @@ type BudgetStatus struct {
 	MaxInFlight      int              `json:"max_in_flight"`
 	LargeTier        bool             `json:"large_tier"`
 	Multiplier       float64          `json:"multiplier"`
+	Share            float64          `json:"share"`                 // this instance's part of the dataset's limits
+	Settling         bool             `json:"settling"`              // part of the share still ramps up after a rebalance
+	FullTables       []string         `json:"full_tables,omitempty"` // None tables the service says are full: held
 	PausedSeconds    float64          `json:"paused_seconds"`
 	Posts            map[string]int64 `json:"posts"` // by outcome
 	RetryWaits       int64            `json:"retry_waits"`
@@ -106,6 +109,12 @@ type TableStatus struct {
 	BacklogRows      int              `json:"backlog_rows"`
 	BacklogBytes     int64            `json:"backlog_bytes"`
 	OldestAgeSeconds float64          `json:"oldest_age_seconds"`
+	// ServiceRows is the table's row count at the service (read-back, powerbi.read_back), and
+	// ServiceMinusDelivered its difference with Delivered (what `pbi-pusher verify` compares):
+	// with one instance per dataset, 0 when every delivered row is there exactly once. Absent
+	// when read-back is off or the service cannot be asked.
+	ServiceRows           *int64 `json:"service_rows,omitempty"`
+	ServiceMinusDelivered *int64 `json:"service_minus_delivered,omitempty"`
 }
 
 // Status takes a snapshot (Ready is left false: the Server fills it in).
@@ -152,6 +161,12 @@ func (m *Metrics) tableStatus(src Sources, now time.Time, q spool.QueueKey, ss s
 		return t
 	}
 	t.Delivered = src.Spool.Delivered(q)
+	if src.ServiceRows != nil {
+		if n, ok := src.ServiceRows(q); ok {
+			diff := n - t.Delivered
+			t.ServiceRows, t.ServiceMinusDelivered = &n, &diff
+		}
+	}
 	b := ss.Queues[q]
 	t.BacklogRows, t.BacklogBytes = b.Rows, b.Bytes
 	if !b.Oldest.IsZero() {
@@ -165,6 +180,7 @@ func budgetStatus(now time.Time, u batcher.Usage, s batcher.Stats) *BudgetStatus
 		RowsThisHour: u.RowsThisHour, RowsLeftThisHour: u.RowsLeftThisHour,
 		PostsThisMinute: u.PostsThisMinute, PostsThisHour: u.PostsThisHour, PostsLeft: u.PostsLeft,
 		InFlight: u.InFlight, MaxInFlight: u.MaxInFlight, LargeTier: u.LargeTier, Multiplier: u.Multiplier,
+		Share: u.Share, Settling: u.Settling, FullTables: u.FullTables,
 		Posts: map[string]int64{"ok": s.OK, "throttled": s.Throttled, "retryable": s.Retryable,
 			"rejected": s.Rejected, "fatal": s.Fatal},
 		RetryWaits: s.RetryWaits, RetryWaitSeconds: s.RetryWaitTotal.Seconds(),

@@ -8,7 +8,10 @@ package batcher
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -69,6 +72,24 @@ type Options struct {
 	// Budget, shared by the dispatchers of a process, bounds the bytes of POSTs in flight
 	// (batch.max_inflight_bytes); nil = no bound.
 	Budget *Budget
+	// ShareSources is how many Kafka sources feed the dataset (SetAssignment; share.go);
+	// 0 = this instance holds the dataset's whole budget.
+	ShareSources int
+	// SlotPeriod and SlotGuard time the pending slots shared between instances; 0 = defaults.
+	SlotPeriod, SlotGuard time.Duration
+	// ShareStore, if set, persists each Kafka source's assignment (the spool implements it), so
+	// that after a restart the partitions this spool's previous process held in the previous
+	// generation need not wait (share.go).
+	ShareStore ShareStore
+	// AwaitServiceRows holds the first POST of a retention-None dataset until read-back has
+	// answered for every table (or this long passed); 0 = read-back is off.
+	AwaitServiceRows time.Duration
+}
+
+// ShareStore keeps small values across restarts (spool metadata).
+type ShareStore interface {
+	Meta(key string) ([]byte, error)
+	SetMeta(key string, val []byte) error
 }
 
 // PostLog persists the POSTs a dataset sent in the last hour.
@@ -135,7 +156,9 @@ func NewDispatcher(o Options) *Dispatcher {
 	}
 	d.sched = NewScheduler(d.clock.Now(), SchedulerConfig{Limits: o.Dataset.Limits,
 		Retention: o.Dataset.Retention, Tables: tables, Linger: d.o.Linger, Jitter: o.Jitter,
-		LiveReserve: o.LiveReserve, Serial: o.Serial})
+		LiveReserve: o.LiveReserve, Serial: o.Serial,
+		ShareSources: o.ShareSources, SlotPeriod: o.SlotPeriod, SlotGuard: o.SlotGuard,
+		AwaitServiceRows: o.AwaitServiceRows})
 	return d
 }
 
@@ -147,12 +170,81 @@ func (d *Dispatcher) SetLimits(l config.Limits) {
 	d.poke()
 }
 
-// SetShare scales every rate limit by share in (0,1] (Kafka scale-out). Other values are ignored
-// (share > 1 is taken as 1).
+// SetShare makes this instance hold a settled fraction of every limit, in [0,1].
 func (d *Dispatcher) SetShare(share float64) {
 	d.mu.Lock()
 	d.sched.SetShare(d.clock.Now(), share)
 	d.mu.Unlock()
+	d.poke()
+}
+
+// SetAssignment records the partitions Kafka source src's group assigned to this instance: its
+// part of the dataset's limits (share.go).
+func (d *Dispatcher) SetAssignment(src ShareSource, a Assignment) {
+	d.mu.Lock()
+	var prev *sourceHold
+	if d.sched.hold.sources[src.Index] == nil {
+		prev = d.loadShare(src)
+	}
+	d.sched.assign(d.clock.Now(), src, a, prev)
+	d.saveShare(src)
+	d.mu.Unlock()
+	d.poke()
+}
+
+func (d *Dispatcher) shareKey(src ShareSource) string {
+	return fmt.Sprintf("share/%s/%d/%d", d.o.Dataset.Name, src.Index, src.Count)
+}
+
+// loadShare reads what this spool's previous process held of src (nil if nothing or unreadable).
+func (d *Dispatcher) loadShare(src ShareSource) *sourceHold {
+	if d.o.ShareStore == nil {
+		return nil
+	}
+	b, err := d.o.ShareStore.Meta(d.shareKey(src))
+	var sv savedHold
+	if err != nil || len(b) == 0 || json.Unmarshal(b, &sv) != nil {
+		return nil
+	}
+	return sv.hold()
+}
+
+// saveShare persists src's holding; a failure costs only a minute's wait after a restart.
+func (d *Dispatcher) saveShare(src ShareSource) {
+	sh := d.sched.hold.sources[src.Index]
+	if d.o.ShareStore == nil || sh == nil {
+		return
+	}
+	b, _ := json.Marshal(sh.save())
+	if err := d.o.ShareStore.SetMeta(d.shareKey(src), b); err != nil {
+		d.log.Debug("persist the Kafka assignment", "err", err)
+	}
+}
+
+// Revoke records that source src's group generation ended (a rebalance started).
+func (d *Dispatcher) Revoke(src ShareSource) {
+	d.mu.Lock()
+	d.sched.Revoke(d.clock.Now(), src)
+	d.mu.Unlock()
+	d.poke()
+}
+
+// SetServiceRows records the rows the service holds in table (read-back; known false: the
+// service cannot be asked, the local estimate decides the large tier).
+func (d *Dispatcher) SetServiceRows(table string, rows int64, known bool) {
+	d.mu.Lock()
+	now := d.clock.Now()
+	before := slices.Contains(d.sched.Usage(now).FullTables, table)
+	d.sched.SetServiceRows(now, table, rows, known)
+	after := slices.Contains(d.sched.Usage(now).FullTables, table)
+	d.mu.Unlock()
+	switch {
+	case after && !before:
+		d.log.Warn("table full at the service: its rows wait in the spool", "table", table,
+			"service_rows", rows, "max_rows", MaxTableRows)
+	case before && !after:
+		d.log.Info("table no longer full at the service: posting again", "table", table, "service_rows", rows)
+	}
 	d.poke()
 }
 

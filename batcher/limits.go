@@ -2,6 +2,7 @@ package batcher
 
 import (
 	"math"
+	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
 )
@@ -33,23 +34,33 @@ func WithDefaults(l config.Limits) config.Limits {
 }
 
 // effective holds the limits the scheduler enforces now: the configured limits scaled by the
-// instance share and the AIMD multiplier. Every field is at least 1.
+// instance's share (share.go) and the AIMD multiplier, rounded down so that the instances' limits
+// add up to at most the dataset's. A rate may be 0 (this instance holds too little of it yet);
+// pending is at least 1 (the slots of share.go bound it across instances).
 type effective struct {
 	rowsPerPost       int // never above rowsPerHour: a POST must fit the hour
 	rowsPerHour       int
 	postsPerMinute    int
 	postsPerHourLarge int
 	pending           int
+	ramping           bool // a share is still ramping up: the limits grow with time
 }
 
-// scaleLimits scales each rate (and the pending count) of l by f, rounding down.
-func scaleLimits(l config.Limits, f float64) effective {
-	sc := func(v int) int { return max(1, int(math.Floor(float64(v)*f+1e-9))) }
+// effAt returns the effective limits at now.
+func (s *Scheduler) effAt(now time.Time) effective {
+	m := s.aimd.m
+	// Only the minute window ramps; the hourly limits use the share held now (share.go).
+	fMin, ramping := s.hold.ramped(now, minute)
+	fHourPosts := s.hold.size()
+	fRows := fHourPosts
+	sc := func(v int, f float64) int { return int(math.Floor(float64(v)*f*m + 1e-9)) }
+	l := s.limits
 	e := effective{
-		rowsPerHour:       sc(l.RowsPerHour),
-		postsPerMinute:    sc(l.PostsPerMinute),
-		postsPerHourLarge: sc(l.PostsPerHourLarge),
-		pending:           sc(l.PendingPosts),
+		rowsPerHour:       sc(l.RowsPerHour, fRows),
+		postsPerMinute:    sc(l.PostsPerMinute, fMin),
+		postsPerHourLarge: sc(l.PostsPerHourLarge, fHourPosts),
+		pending:           max(1, sc(l.PendingPosts, 1)),
+		ramping:           ramping,
 	}
 	e.rowsPerPost = min(l.RowsPerPost, e.rowsPerHour)
 	return e
@@ -61,7 +72,12 @@ func (e effective) less(reserve float64) effective {
 	if reserve <= 0 {
 		return e
 	}
-	sc := func(v int) int { return max(1, int(math.Floor(float64(v)*(1-reserve)+1e-9))) }
+	sc := func(v int) int {
+		if v <= 0 {
+			return 0 // nothing held: nothing to reserve from
+		}
+		return max(1, int(math.Floor(float64(v)*(1-reserve)+1e-9)))
+	}
 	d := effective{
 		rowsPerHour:       sc(e.rowsPerHour),
 		postsPerMinute:    sc(e.postsPerMinute),

@@ -4,9 +4,13 @@ import "time"
 
 // Next returns what to do at now. It does not change state: call Sent when a POST goes out.
 func (s *Scheduler) Next(now time.Time) Decision {
+	s.tick(now)
 	s.win.prune(now)
 	if now.Before(s.pausedUntil) {
 		return Decision{Wait: s.pausedUntil.Sub(now)}
+	}
+	if w := s.awaitWait(now); w > 0 {
+		return Decision{Wait: w} // SetServiceRows wakes the dispatcher
 	}
 	if s.inflight >= s.eff.pending {
 		return Decision{Wait: Forever} // a Result frees a slot
@@ -15,8 +19,15 @@ func (s *Scheduler) Next(now time.Time) Decision {
 	if t == nil {
 		return Decision{Wait: soonest}
 	}
+	if slot, w := s.freeSlot(now); slot < 0 {
+		return Decision{Wait: min(w, s.rampWait())} // no pending slot held now (share.go)
+	}
+	if s.eff.rowsPerPost < 1 {
+		return Decision{Wait: s.rampWait()} // no budget held (yet)
+	}
 	n := s.size(t)
 	if w := s.admitWait(now, t, n); w > 0 {
+		w = min(w, s.rampWait())
 		if u := s.overtake(now, t, n); u != nil {
 			return Decision{Table: u.name, Rows: s.size(u)}
 		}
@@ -51,13 +62,24 @@ func (s *Scheduler) overtake(now time.Time, head *tableState, n int) *tableState
 // time while it bisects, when Serial, or when its rows fit one POST; a draining table may have
 // several in flight.
 func (s *Scheduler) canPost(t *tableState) bool {
-	if t.backlog <= 0 {
+	if t.backlog <= 0 || s.full(t) {
 		return false
 	}
 	if t.posts == 0 {
 		return true
 	}
 	return !s.serial && t.bisecting == 0 && len(t.bisect) == 0 && s.draining(t)
+}
+
+// MaxTableRows is what a retention-None table may hold: the service refuses a POST past it
+// (400 RowsLimitExceeded), so its rows would be dead-lettered one by one.
+const MaxTableRows = 5_000_000
+
+// full reports whether the service's count (read-back) says t's next POST would take a
+// retention-None table past MaxTableRows: its rows wait in the spool instead (Usage.FullTables).
+// An estimate never holds a table back: only the service's count does.
+func (s *Scheduler) full(t *tableState) bool {
+	return s.none && t.svcKnown && s.tableRows(t)+int64(min(t.backlog, s.eff.rowsPerPost)) > MaxTableRows
 }
 
 // draining reports whether t is behind: its ready rows fill a POST. Its POSTs use the limits
@@ -106,6 +128,22 @@ func (s *Scheduler) size(t *tableState) int {
 		n = min(n, s.drain.rowsPerPost)
 	}
 	return n
+}
+
+// rampStep is how often the scheduler looks again while a share ramps up (its limits grow).
+const rampStep = time.Second
+
+func (s *Scheduler) rampWait() time.Duration {
+	if s.eff.ramping {
+		return rampStep
+	}
+	return Forever
+}
+
+// freeSlot returns a pending slot this instance may start a POST on now, or -1 and how long until
+// one may be.
+func (s *Scheduler) freeSlot(now time.Time) (int, time.Duration) {
+	return s.hold.freeSlot(now, s.limits.PendingPosts, func(j int) bool { return s.slots[j] })
 }
 
 // admitWait returns how long until a POST of n rows of t fits every limit (0 = now): the

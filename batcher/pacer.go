@@ -40,6 +40,9 @@ func (p *pacer) delay(now time.Time, n int) time.Duration {
 	if need <= 0 {
 		return 0
 	}
+	if p.lim.Limit() <= 0 {
+		return Forever
+	}
 	secs := need / float64(p.lim.Limit())
 	// Round up to the microsecond so the caller wakes when the tokens are really there.
 	return time.Duration(math.Ceil(secs*1e6)) * time.Microsecond

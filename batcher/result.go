@@ -15,6 +15,11 @@ func (s *Scheduler) Sent(now time.Time, table string, rows int) Ticket {
 	if t == nil || rows < 1 {
 		return Ticket{}
 	}
+	s.tick(now)
+	if slot, _ := s.freeSlot(now); slot >= 0 {
+		s.slots[slot] = true
+		tk.slot = slot + 1
+	}
 	tk.id = s.win.send(now, rows)
 	if s.paced() {
 		s.rowPacer.take(now, rows)
@@ -53,6 +58,9 @@ func (s *Scheduler) Result(now time.Time, tk Ticket, o Outcome) {
 		return // not a Ticket from Sent
 	}
 	s.win.finish(tk.id, now)
+	if tk.slot > 0 {
+		delete(s.slots, tk.slot-1)
+	}
 	s.inflight--
 	t.posts--
 	if tk.bisect {
@@ -145,7 +153,11 @@ func (s *Scheduler) acceptedShare(now time.Time) float64 {
 	if s.large {
 		postLimit = float64(s.limits.PostsPerHourLarge)
 	}
-	return max(rows/float64(s.limits.RowsPerHour), posts/postLimit) / s.share
+	share := s.hold.size()
+	if share <= 0 {
+		return 0
+	}
+	return max(rows/float64(s.limits.RowsPerHour), posts/postLimit) / share
 }
 
 // Preload counts POSTs sent before this scheduler existed (by a previous process, read from the

@@ -26,6 +26,15 @@ type SchedulerConfig struct {
 	// Serial keeps one POST per table in flight (row order kept across POSTs, e.g. when the
 	// service sees sequence numbers); otherwise a table's backlog uses every pending slot.
 	Serial bool
+	// ShareSources is how many Kafka sources feed the dataset: 0 = this instance holds the whole
+	// budget; otherwise it holds nothing until the sources report assignments (SetAssignment).
+	ShareSources int
+	// SlotPeriod and SlotGuard time the pending slots (share.go); 0 = the defaults.
+	SlotPeriod, SlotGuard time.Duration
+	// AwaitServiceRows, when > 0, holds the first POST of a retention-None dataset until every
+	// table's service count arrived (SetServiceRows, known or not) or this long passed, so the
+	// large tier is decided before anything is sent (read-back).
+	AwaitServiceRows time.Duration
 }
 
 // Decision is what the scheduler wants now: post Rows rows of Table, or wait.
@@ -42,6 +51,7 @@ type Ticket struct {
 	id     uint64
 	sentAt time.Time
 	bisect bool
+	slot   int // pending slot + 1 (share.go); 0 = none
 }
 
 // Scheduler decides, for one dataset, which table posts how many rows when. It is a pure
@@ -63,7 +73,8 @@ type Scheduler struct {
 	limits config.Limits
 	none   bool // retention None: the large tier applies past LargeTableRows
 	linger time.Duration
-	share  float64
+	hold   *holding     // this instance's part of the dataset's budget (share.go)
+	slots  map[int]bool // pending slots occupied by this instance's POSTs
 	// reserve is LiveReserve; serial is SchedulerConfig.Serial.
 	reserve float64
 	serial  bool
@@ -83,6 +94,7 @@ type Scheduler struct {
 	inflight    int
 	pausedUntil time.Time
 	stats       Stats
+	awaitUntil  time.Time // AwaitServiceRows: no POST before this unless every count arrived
 }
 
 // tableState is the scheduler's view of one table queue.
@@ -91,7 +103,11 @@ type tableState struct {
 	backlog   int
 	oldest    time.Time
 	served    int64 // rows posted, for fairness
-	delivered int64 // rows stored in the service (spool count), for the large tier
+	delivered int64 // rows this instance delivered (spool count), for the large tier
+	svcRows   int64 // rows the service reported (read-back), valid when svcKnown
+	svcKnown  bool
+	svcAt     int64 // delivered when svcRows was read
+	svcAwait  bool  // the first service count has not arrived yet (AwaitServiceRows)
 	// requeued (from the spool: in flight at an unclean stop) and unknown (POSTs of this process
 	// whose outcome was an error the rows may have been stored before) are rows the service may
 	// hold on top of delivered: the large tier counts them.
@@ -108,7 +124,8 @@ func NewScheduler(now time.Time, c SchedulerConfig) *Scheduler {
 		limits:  WithDefaults(c.Limits),
 		none:    !strings.EqualFold(c.Retention, "basicFIFO"),
 		linger:  c.Linger,
-		share:   1,
+		hold:    newHolding(c.ShareSources, c.SlotPeriod, c.SlotGuard),
+		slots:   map[int]bool{},
 		reserve: min(max(c.LiveReserve, 0), 0.9),
 		serial:  c.Serial,
 		aimd:    newAIMD(),
@@ -122,8 +139,11 @@ func NewScheduler(now time.Time, c SchedulerConfig) *Scheduler {
 	if s.back.jitter == nil {
 		s.back.jitter = fullJitter
 	}
+	if c.AwaitServiceRows > 0 && s.none {
+		s.awaitUntil = now.Add(c.AwaitServiceRows)
+	}
 	for _, name := range c.Tables {
-		t := &tableState{name: name}
+		t := &tableState{name: name, svcAwait: !s.awaitUntil.IsZero()}
 		s.tables = append(s.tables, t)
 		s.byName[name] = t
 	}
@@ -134,7 +154,7 @@ func NewScheduler(now time.Time, c SchedulerConfig) *Scheduler {
 // apply recomputes the effective limits and the pacers after a change of limits, share,
 // multiplier or tier.
 func (s *Scheduler) apply(now time.Time) {
-	s.eff = scaleLimits(s.limits, s.share*s.aimd.m)
+	s.eff = s.effAt(now)
 	s.drain = s.eff.less(s.reserve)
 	if !s.paced() {
 		s.rowPacer, s.postPacer = nil, nil
@@ -165,13 +185,64 @@ func (s *Scheduler) SetLimits(now time.Time, l config.Limits) {
 	s.apply(now)
 }
 
-// SetShare scales every rate limit by share, clamped to (0,1].
+// SetShare makes this instance hold a settled fraction share of every limit, clamped to
+// [0,1] (an instance that splits by hand; Kafka sources use SetAssignment).
 func (s *Scheduler) SetShare(now time.Time, share float64) {
-	if !(share > 0) {
+	if math.IsNaN(share) {
 		return
 	}
-	s.share = min(share, 1)
+	s.hold.setFixed(share)
+	s.updateTier(now)
 	s.apply(now)
+}
+
+// SetAssignment records the partitions a Kafka source's group assigned to this instance.
+func (s *Scheduler) SetAssignment(now time.Time, src ShareSource, a Assignment) {
+	s.assign(now, src, a, nil)
+}
+
+func (s *Scheduler) assign(now time.Time, src ShareSource, a Assignment, prev *sourceHold) {
+	s.hold.assign(now, src, a, prev)
+	s.updateTier(now)
+	s.apply(now)
+}
+
+// Revoke records that a Kafka source's generation ended: its partitions are not held until the
+// next assignment.
+func (s *Scheduler) Revoke(now time.Time, src ShareSource) {
+	s.hold.revoke(src)
+	s.updateTier(now)
+	s.apply(now)
+}
+
+// SetServiceRows records the rows the service holds in table (read-back), or forgets them
+// (known false: the service cannot be asked; the local estimate decides).
+func (s *Scheduler) SetServiceRows(now time.Time, table string, rows int64, known bool) {
+	if t := s.byName[table]; t != nil {
+		t.svcRows, t.svcKnown, t.svcAt, t.svcAwait = rows, known, t.delivered, false
+		s.updateTier(now)
+	}
+}
+
+// awaitWait returns how long the first POST still waits for the service's counts (0 = none).
+func (s *Scheduler) awaitWait(now time.Time) time.Duration {
+	if s.awaitUntil.IsZero() || !now.Before(s.awaitUntil) {
+		return 0
+	}
+	for _, t := range s.tables {
+		if t.svcAwait {
+			return s.awaitUntil.Sub(now)
+		}
+	}
+	s.awaitUntil = time.Time{}
+	return 0
+}
+
+// tick recomputes the effective limits when the shares' ramps moved them.
+func (s *Scheduler) tick(now time.Time) {
+	if s.effAt(now) != s.eff {
+		s.apply(now)
+	}
 }
 
 // SetBacklog records a table's ready rows and the append time of the oldest.
@@ -219,7 +290,7 @@ func (s *Scheduler) SetRequeued(now time.Time, table string, rows int64) {
 func (s *Scheduler) updateTier(now time.Time) {
 	large := false
 	for _, t := range s.tables {
-		if s.none && t.delivered+t.requeued+t.unknown+int64(t.inflightRows) >= int64(s.limits.LargeTableRows) {
+		if s.none && s.tableRows(t) >= int64(s.limits.LargeTableRows) {
 			large = true
 		}
 	}
@@ -227,4 +298,24 @@ func (s *Scheduler) updateTier(now time.Time) {
 		s.large = large
 		s.apply(now)
 	}
+}
+
+// tableRows is what t may hold at the service: the service's count (read-back) plus what this
+// instance delivered since, scaled up by its share (the other instances deliver too); without
+// read-back, the local estimate (estimateRows). Rows in flight and rows whose delivery is unknown
+// (re-queued after an unclean stop, failed POSTs) count too.
+func (s *Scheduler) tableRows(t *tableState) int64 {
+	share := s.hold.size()
+	if t.svcKnown { // the count holds whatever was re-queued before it was read
+		n := satAdd(t.svcRows, estimateRows(t.delivered-t.svcAt, share))
+		return satAdd(n, t.unknown+int64(t.inflightRows))
+	}
+	return satAdd(estimateRows(t.delivered, share), t.requeued+t.unknown+int64(t.inflightRows))
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
 }

@@ -12,7 +12,10 @@ type Usage struct {
 	InFlight         int
 	MaxInFlight      int
 	LargeTier        bool
-	Multiplier       float64 // AIMD multiplier × share applied to the configured rates
+	Multiplier       float64  // AIMD multiplier × share applied to the configured rates
+	Share            float64  // this instance's part of the dataset's budget (share.go)
+	Settling         bool     // part of the share is still ramping up after a rebalance
+	FullTables       []string // retention-None tables the service says are full (5,000,000 rows): held
 	PausedUntil      time.Time
 }
 
@@ -34,6 +37,7 @@ type Stats struct {
 
 // Usage returns the budget at now.
 func (s *Scheduler) Usage(now time.Time) Usage {
+	s.tick(now)
 	s.win.prune(now)
 	u := Usage{
 		RowsThisHour:    s.win.rows,
@@ -42,8 +46,15 @@ func (s *Scheduler) Usage(now time.Time) Usage {
 		InFlight:        s.inflight,
 		MaxInFlight:     s.eff.pending,
 		LargeTier:       s.large,
-		Multiplier:      s.share * s.aimd.m,
+		Multiplier:      s.hold.size() * s.aimd.m,
+		Share:           s.hold.size(),
+		Settling:        s.eff.ramping,
 		PausedUntil:     s.pausedUntil,
+	}
+	for _, t := range s.tables {
+		if t.backlog > 0 && s.full(t) {
+			u.FullTables = append(u.FullTables, t.name)
+		}
 	}
 	u.RowsLeftThisHour = max(0, s.eff.rowsPerHour-u.RowsThisHour)
 	u.PostsLeft = max(0, s.eff.postsPerMinute-u.PostsThisMinute)

@@ -138,6 +138,9 @@ func (w *window) rowsWait(now time.Time, n, limit int) time.Duration {
 
 // countWait returns how long until one more POST fits under limit POSTs per span.
 func (w *window) countWait(now time.Time, span time.Duration, limit int) time.Duration {
+	if limit < 1 {
+		return Forever // none allowed (a share not settled yet; the caller looks again)
+	}
 	exps := w.expiries(now, span, func(entry) bool { return true })
 	if len(exps) < limit {
 		return 0

@@ -43,7 +43,16 @@ type PowerBI struct {
 	RequestTimeout Duration `yaml:"request_timeout"`
 	// SequenceNumbers sends X-PowerBI-PushData-SequenceNumber per table batch. Default false.
 	SequenceNumbers bool `yaml:"sequence_numbers"`
+	// ReadBack asks the service for every table's row count (executeQueries) at start and every
+	// ReadBackInterval; the large tier is decided from it. Default true; when the service refuses
+	// (tenant setting off, 401/403) the local estimate decides.
+	ReadBack *bool `yaml:"read_back"`
+	// ReadBackInterval is the pause between two counts of every table. Default 30s.
+	ReadBackInterval Duration `yaml:"read_back_interval"`
 }
+
+// ReadBackOn reports whether read-back is on (default true).
+func (p PowerBI) ReadBackOn() bool { return p.ReadBack == nil || *p.ReadBack }
 
 // Auth selects how pbi-pusher obtains a bearer token.
 type Auth struct {
@@ -178,6 +187,12 @@ type Source struct {
 	Start   string   `yaml:"start"` // earliest (default) | latest
 	TLS     *TLS     `yaml:"tls"`
 	SASL    *SASL    `yaml:"sasl"`
+	// MaxLead bounds how far the source reads ahead of delivery: the table's spooled rows not yet
+	// posted stay under this much of the instance's share of the dataset's rate (default 2m) and
+	// under MaxLeadRows (default 100000), so a backlog stays in Kafka, where a rebalance can move
+	// it to whoever joins. Never below two full POSTs.
+	MaxLead     Duration `yaml:"max_lead"`
+	MaxLeadRows int      `yaml:"max_lead_rows"`
 
 	// http
 	Listen string   `yaml:"listen"` // default 127.0.0.1:8089

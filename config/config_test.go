@@ -60,7 +60,7 @@ var badFiles = []struct {
 		`17: want true or false, got a string "maybe"`,
 	}},
 	{"unknown_keys.bad.yaml", []string{
-		`3: unknown key "clod" in powerbi (known: api_url, ca_file, cloud, request_timeout, sequence_numbers, workspace)`,
+		`3: unknown key "clod" in powerbi (known: api_url, ca_file, cloud, read_back, read_back_interval, request_timeout, sequence_numbers, workspace)`,
 		`8: unknown key "tabels" in datasets[0] (known: id, limits, mode, name, recreate_missing, retention, tables)`,
 		`14: unknown key "requird" in datasets[0].tables[0].columns[0] (known: default, from, layout, name, required, timestamp, type, unix)`,
 		`15: unknown key "extra" in the top level (known: admin, auth, batch, datasets, eventstreams, log, powerbi, shutdown_timeout, sources, spool)`,

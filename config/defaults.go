@@ -29,6 +29,8 @@ const (
 	DefaultLogFormat       = "auto"
 	DefaultLogLevel        = "info"
 	DefaultShutdownTimeout = 20 * time.Second
+	DefaultMaxLead         = 2 * time.Minute
+	DefaultMaxLeadRows     = 100000
 )
 
 // DefaultLiveReserve is batch.live_reserve. A backlog drains greedily: it spends the rolling
@@ -119,6 +121,12 @@ func (s *Source) applyDefaults() {
 	switch s.Type {
 	case "kafka":
 		setString(&s.Start, DefaultStart)
+		if s.MaxLead <= 0 {
+			s.MaxLead = Duration(DefaultMaxLead)
+		}
+		if s.MaxLeadRows <= 0 {
+			s.MaxLeadRows = DefaultMaxLeadRows
+		}
 	case "http":
 		setString(&s.Listen, DefaultHTTPListen)
 		setDuration(&s.ReadTimeout, DefaultHTTPReadTimeout)

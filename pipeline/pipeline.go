@@ -179,6 +179,11 @@ func (p *Pipeline) start(ctx, abort context.Context, reserve float64, onPermanen
 			LiveReserve: reserve,
 			Serial:      p.cfg.PowerBI.SequenceNumbers,
 			Budget:      budget,
+			// Several instances in a Kafka consumer group split the dataset's limits.
+			ShareSources: kafkaSources(p.cfg, ds.Name),
+			ShareStore:   p.Spool,
+			// Read-back: the first POST waits for the service's counts (the large tier).
+			AwaitServiceRows: awaitServiceRows(p.cfg),
 		})
 		p.mu.Lock()
 		p.dispatchers[ds.Name] = d

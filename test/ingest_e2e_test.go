@@ -685,7 +685,10 @@ func TestKafkaE2E(t *testing.T) {
 		if maxPosts := int64(window.Seconds()*float64(l.postsPerMinute)/60) + 3; posts > maxPosts {
 			t.Errorf("two instances posted %d times in %v: more than their shared limit allows (%d)", posts, window, maxPosts)
 		}
-		if posts < int64(window.Seconds()*float64(l.postsPerMinute)/60)/2 {
+		// B's partitions, taken over from A, wait a minute before B posts (their previous
+		// owner's POSTs still count at the service; README "Scale-out"): meanwhile A alone
+		// posts at its half of the limit.
+		if posts < int64(window.Seconds()*float64(l.postsPerMinute)/60)/4 {
 			t.Errorf("only %d posts in %v: the instances were not busy, the rate check proves nothing", posts, window)
 		}
 		if ingestStored(emu) >= int64(len(s.rows)) {
@@ -698,14 +701,15 @@ func TestKafkaE2E(t *testing.T) {
 		t.Logf("A stopped at %d of %d rows delivered, %d rows left in its spool", ingestStored(emu), len(s.rows), strandedA)
 		ingestAwaitShare(t, b, 1, 30*time.Second)
 		ingestAwaitProduced(t, produced, 60*time.Second)
-		ingestAwaitStored(t, emu, int64(len(s.rows)-strandedA), 60*time.Second, b)
+		// Taken-over partitions wait a minute (see above), hence the longer timeouts.
+		ingestAwaitStored(t, emu, int64(len(s.rows)-strandedA), 120*time.Second, b)
 		b.term(t)
 		if got := ingestStored(emu); got != int64(len(s.rows)-strandedA) {
 			t.Fatalf("B delivered up to %d rows, want all %d minus the %d left in A's spool", got, len(s.rows), strandedA)
 		}
 		// Restarting A on its spool delivers the rest: nothing was lost.
 		a2 := ingestStart(t, "A-again", cfgA, env(emu))
-		ingestAwaitStored(t, emu, int64(len(s.rows)), 60*time.Second, a2)
+		ingestAwaitStored(t, emu, int64(len(s.rows)), 120*time.Second, a2)
 		a2.term(t)
 		rows, st := ingestRows(t, emu)
 		checkDelivered(t, s.rows, rows)

@@ -22,6 +22,7 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/internal/buildinfo"
 	"github.com/pbi-pusher/pbi-pusher/internal/sdnotify"
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
+	"github.com/pbi-pusher/pbi-pusher/readback"
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
@@ -70,6 +71,7 @@ type daemon struct {
 	hc   *http.Client // to Power BI and Entra ID
 	// spool is the open spool, read by the admin server's readiness check.
 	spool atomic.Pointer[spool.Spool]
+	rb    *readback.Reader // nil when powerbi.read_back is off
 }
 
 // run follows design.md "Lifecycle": admin up → open spool → start senders (each resolves its
@@ -100,6 +102,9 @@ func (d *daemon) run(ctx context.Context) error {
 	// /status and metrics, and never stops the daemon or the other datasets.
 	wait := d.p.Start(sendCtx, abortCtx, nil)
 	d.live = d.cfg
+	if d.rb != nil {
+		go d.rb.Run(sendCtx) // the service's row counts: the large tier, /status, metrics
+	}
 	if err := d.startSources(ctx, d.cfg); err != nil {
 		stopSend()
 		wait()
@@ -242,8 +247,9 @@ func (d *daemon) open(ctx context.Context) error {
 	if d.admin != nil {
 		d.admin.SetSpool(p.Spool)
 	}
+	d.rb = newReadBack(d.cfg, p, d.log)
 	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher), KafkaLag: d.lags.lag,
-		UnknownFields: p.UnknownFields, Sink: sinkStatus(p)})
+		UnknownFields: p.UnknownFields, Sink: sinkStatus(p), ServiceRows: serviceRows(d.rb)})
 	return nil
 }
 

@@ -110,6 +110,11 @@ func planAndApply(ctx context.Context, c *sink.Client, apply, allow, detailed bo
 
 // newSchemaClient builds a sink client without a spool: ids are resolved by name (or datasets[].id).
 func newSchemaClient(cfg *config.Config, stderr io.Writer) (*sink.Client, error) {
+	return newSinkClient(cfg, nil, stderr)
+}
+
+// newSinkClient builds a sink client; store (nil = none) remembers resolved dataset ids.
+func newSinkClient(cfg *config.Config, store sink.MetaStore, stderr io.Writer) (*sink.Client, error) {
 	hc, err := auth.HTTPClient(cfg)
 	if err != nil {
 		return nil, err
@@ -119,7 +124,7 @@ func newSchemaClient(cfg *config.Config, stderr io.Writer) (*sink.Client, error)
 	if err != nil {
 		return nil, err
 	}
-	return sink.New(sink.Options{Config: cfg, Tokens: tokens, HTTPClient: hc, Logger: logger})
+	return sink.New(sink.Options{Config: cfg, Tokens: tokens, Store: store, HTTPClient: hc, Logger: logger})
 }
 
 // printPlan lists the changes and what apply would do with them.

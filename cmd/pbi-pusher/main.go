@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"emulator": {runEmulator, "serve the Power BI push API emulator"},
 		"spool":    {runSpool, "inspect the spool: stats, dead-letters, replay, salvage"},
 		"schema":   {runSchema, "infer a table from a sample; plan/apply schema changes"},
+		"verify":   {runVerify, "compare the rows delivered with the rows the service holds"},
 		"version":  {runVersion, "print the version"},
 		"bench":    {runBench, "measure this machine against the limits and the peers (docs/benchmarks.md)"},
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/pbi-pusher/pbi-pusher/admin"
+	"github.com/pbi-pusher/pbi-pusher/batcher"
 	"github.com/pbi-pusher/pbi-pusher/config"
 	"github.com/pbi-pusher/pbi-pusher/ingest/filesrc"
 	"github.com/pbi-pusher/pbi-pusher/ingest/httpsrc"
@@ -66,7 +67,7 @@ func buildSources(cfg *config.Config, deps sourceDeps) ([]namedSource, error) {
 	var kafkas []*kafkasrc.Source
 	for i, sc := range cfg.Sources {
 		name := fmt.Sprintf("sources[%d] %s→%s", i, sc.Type, sc.Table)
-		src, err := buildSource(sc, name, deps)
+		src, err := buildSource(cfg, i, name, deps)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
@@ -81,7 +82,8 @@ func buildSources(cfg *config.Config, deps sourceDeps) ([]namedSource, error) {
 	return out, nil
 }
 
-func buildSource(sc config.Source, name string, deps sourceDeps) (source, error) {
+func buildSource(cfg *config.Config, i int, name string, deps sourceDeps) (source, error) {
+	sc := cfg.Sources[i]
 	w, err := deps.p.Writer(sc.Table)
 	if err != nil {
 		return nil, err
@@ -94,13 +96,22 @@ func buildSource(sc config.Source, name string, deps sourceDeps) (source, error)
 	case "file", "stdin":
 		return filesrc.New(sc, filesrc.Options{Writer: rw, Checkpoints: deps.p.Spool, Logger: log})
 	case "kafka":
-		return kafkasrc.New(sc, kafkasrc.Options{Writer: rw, Checkpoints: deps.p.Spool, Logger: log,
-			OnShare: func(share float64) {
-				// Scale-out: this instance uses only its share of the dataset's limits.
-				if d := deps.p.Dispatcher(w.Queue.Dataset); d != nil {
-					d.SetShare(share)
+		// Scale-out: this instance uses only its share of the dataset's limits (batcher/share.go).
+		ds, share, _ := pipeline.KafkaShare(cfg, i)
+		lead, err := deps.p.LeadGate(sc) // the backlog stays in Kafka (max_lead)
+		if err != nil {
+			return nil, err
+		}
+		return kafkasrc.New(sc, kafkasrc.Options{Writer: rw, Checkpoints: deps.p.Spool, Logger: log, Lead: lead,
+			OnAssign: func(gen int32, partitions []int, total int) {
+				if d := deps.p.Dispatcher(ds); d != nil {
+					d.SetAssignment(share, batcher.Assignment{Generation: gen, Partitions: partitions, Total: total})
 				}
-				log.Info("partition share changed", "source", "kafka", "table", sc.Table, "share", share)
+			},
+			OnRevoke: func() {
+				if d := deps.p.Dispatcher(ds); d != nil {
+					d.Revoke(share)
+				}
 			}})
 	case "http":
 		return httpsrc.New(sc, httpsrc.Options{Resolve: httpResolver(sc, deps), Full: deps.p.Spool.Full, Logger: log,

@@ -1,6 +1,7 @@
 package kafkasrc
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -16,6 +17,17 @@ type Options struct {
 	// (0 < share <= 1, or 0 when this member owns nothing). It runs on Run's goroutine and
 	// must not block. It is not called when the partition count cannot be read.
 	OnShare func(share float64)
+	// OnAssign receives, after every rebalance, the generation and the partitions this member
+	// owns as indices into all partitions of the subscribed topics sorted by topic then partition
+	// (total of them): where its cells lie in the dataset's share space (batcher/share.go). Same
+	// goroutine and conditions as OnShare.
+	OnAssign func(generation int32, partitions []int, total int)
+	// OnRevoke is called when a generation ends (a rebalance starts, or Close), before the next
+	// generation is joined: the member owns nothing until OnAssign. It must not block.
+	OnRevoke func()
+	// Lead, if set, bounds how far the source reads ahead of delivery (max_lead): every
+	// partition waits on it before fetching the next batch.
+	Lead LeadGate
 	// Dialer overrides the dialer built from the config's tls and sasl keys.
 	Dialer *kafka.Dialer
 
@@ -27,6 +39,12 @@ type Options struct {
 	CommitTimeout     time.Duration // coordinator request timeout (commits); default 5s
 	BatchSize         int           // messages per spool write; default 500
 	Linger            time.Duration // wait for a fuller batch; default 200ms
+}
+
+// LeadGate holds fetching while the rows read ahead of delivery reach their bound.
+type LeadGate interface {
+	// Wait returns once more rows may be read, or with ctx's error.
+	Wait(ctx context.Context) error
 }
 
 // Stats counts what a Source did since New.

@@ -68,6 +68,9 @@ func (w *partitionWorker) readerConfig() kafka.ReaderConfig {
 
 func (w *partitionWorker) consume(ctx context.Context, r *kafka.Reader) {
 	for {
+		if g := w.src.opts.Lead; g != nil && g.Wait(ctx) != nil {
+			return // the generation ended while the spool held the whole lead
+		}
 		msgs, err := fetchBatch(ctx, r, w.src.opts.BatchSize, w.src.opts.Linger)
 		if ctx.Err() != nil {
 			return // messages fetched but not spooled are read again by the next owner

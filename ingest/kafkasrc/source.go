@@ -35,6 +35,8 @@ type Source struct {
 	log    *slog.Logger
 	stats  counters
 	lags   lagTable
+	// shareUnknown is the generation whose partition count could not be read (logged once).
+	shareUnknown atomic.Int32
 }
 
 type counters struct {
