@@ -17,9 +17,12 @@
 //
 // # Scale-out
 //
-// Several instances in one group split the partitions. After every rebalance Options.OnShare
-// receives owned ÷ total partitions over the subscribed topics, so each instance can use only
-// its share of the dataset's limits.
+// Several instances in one group split the partitions. After every rebalance Options.OnAssign
+// receives the generation and the owned partitions (indices among all partitions of the
+// subscribed topics) and Options.OnShare owned ÷ total; Options.OnRevoke is called when a
+// generation ends, before the next one is joined. The batcher turns them into this instance's
+// part of the dataset's limits (batcher/share.go). Options.Lead bounds how far a partition reads
+// ahead of delivery (max_lead), so a backlog stays in Kafka, where the next rebalance can move it.
 //
 // # Configurations
 //
