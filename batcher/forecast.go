@@ -361,7 +361,7 @@ func groupInt(n int) string {
 // round trip, the 429 multiplier, the share and any pause. Callers add rows still to be read.
 func (s *Scheduler) ForecastInput(now time.Time) ForecastInput {
 	s.win.prune(now)
-	in := ForecastInput{Limits: s.limits, Linger: s.linger, Reserve: s.reserve, Multiplier: s.aimd.m, Share: s.share}
+	in := ForecastInput{Limits: s.limits, Linger: s.linger, Reserve: s.reserve, Multiplier: s.aimd.m, Share: s.hold.size()}
 	if s.none {
 		in.Retention = "None"
 	} else {
@@ -372,7 +372,7 @@ func (s *Scheduler) ForecastInput(now time.Time) ForecastInput {
 	}
 	for _, t := range s.tables {
 		in.Tables = append(in.Tables, ForecastTable{Name: t.name, Backlog: int64(t.backlog),
-			Held: t.delivered + t.requeued + t.unknown + int64(t.inflightRows)})
+			Held: s.tableRows(t)})
 	}
 	var rtt time.Duration
 	answered := 0

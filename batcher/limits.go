@@ -66,6 +66,20 @@ func (s *Scheduler) effAt(now time.Time) effective {
 	return e
 }
 
+// scaleLimits scales each rate (and the pending count) of l by f, rounding down, each at least 1:
+// a forecast's limits (forecast.go), not a share of the dataset's (effAt).
+func scaleLimits(l config.Limits, f float64) effective {
+	sc := func(v int) int { return max(1, int(math.Floor(float64(v)*f+1e-9))) }
+	e := effective{
+		rowsPerHour:       sc(l.RowsPerHour),
+		postsPerMinute:    sc(l.PostsPerMinute),
+		postsPerHourLarge: sc(l.PostsPerHourLarge),
+		pending:           sc(l.PendingPosts),
+	}
+	e.rowsPerPost = min(l.RowsPerPost, e.rowsPerHour)
+	return e
+}
+
 // less returns e with every rate (and the pending count) lowered by the share reserve, each at
 // least 1; with a reserve, one pending slot is kept too (when there are two or more).
 func (e effective) less(reserve float64) effective {

@@ -127,4 +127,3 @@ func scaleStatusServiceRows(t *testing.T, p *ingestProc) (int64, int64) {
 	}
 	return *tb.Service, *tb.Diff
 }
-
