@@ -4,10 +4,12 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -62,52 +64,71 @@ func Run(ctx context.Context, o Options) ([]Figure, error) {
 		return d
 	}
 
-	logf("ingest: %d rows of 200 bytes, JSON lines -> spool (fsync on)", o.IngestRows)
-	in, err := measureIngest(ctx, sub("ingest"), o.IngestRows)
-	if err != nil {
-		return figs, fmt.Errorf("ingest: %w", err)
+	// A measurement that fails is reported as a failed line; the others still run.
+	var errs []error
+	failed := func(what string, err error) {
+		errs = append(errs, fmt.Errorf("%s: %w", what, err))
+		figs = append(figs, Figure{Measure: what, Value: "failed", Met: "no: " + firstLine(err.Error())})
 	}
-	figs = append(figs, ingestFigures(in)...)
+
+	logf("ingest: %d rows of 200 bytes, JSON lines -> spool (fsync on)", o.IngestRows)
+	if in, err := measureIngest(ctx, sub("ingest"), o.IngestRows); err != nil {
+		failed("ingest", err)
+	} else {
+		figs = append(figs, ingestFigures(in)...)
+	}
 
 	logf("backfill: %d rows at the default limits, pbi-pusher and the peers", o.BackfillRows)
 	var bf backfillResult
 	if err := measureBackfill(sub("backfill"), o.Exe, o.BackfillRows, o, &bf); err != nil {
-		return figs, fmt.Errorf("backfill: %w", err)
+		failed("backfill", err)
+	} else {
+		figs = append(figs, backfillFigures(bf)...)
 	}
-	figs = append(figs, backfillFigures(bf)...)
 
 	logf("kill -9 halfway through %d rows, then rerun", o.BackfillRows)
 	if err := measureKill(sub("kill"), o.Exe, o.BackfillRows, o, &bf); err != nil {
-		return figs, fmt.Errorf("kill -9: %w", err)
+		failed("kill -9", err)
+	} else {
+		figs = append(figs, killFigure(bf))
 	}
-	figs = append(figs, killFigure(bf))
 
 	logf("memory: %d datasets x %d rows draining at once", o.Datasets, o.DatasetRows)
 	var mem memResult
 	if err := measureMemory(sub("memory"), o.Exe, o.Datasets, o.DatasetRows, &mem); err != nil {
-		return figs, fmt.Errorf("memory: %w", err)
+		failed("memory", err)
+	} else {
+		figs = append(figs, memFigures(mem)...)
 	}
-	figs = append(figs, memFigures(mem)...)
 
 	if o.RestartBytes > 0 {
 		logf("restart: %d MB spool, cold page cache", o.RestartBytes>>20)
 		var rs restartResult
 		if err := measureRestart(sub("restart"), o.Exe, o.RestartBytes, &rs); err != nil {
-			return figs, fmt.Errorf("restart: %w", err)
+			failed("restart", err)
+		} else {
+			figs = append(figs, restartFigures(rs)...)
 		}
-		figs = append(figs, restartFigures(rs)...)
 	}
 	if o.RateRows > 0 {
 		logf("POSTs per minute: %d rows in 1,000-row POSTs", o.RateRows)
 		if err := measurePostRate(sub("rate"), o.Exe, o.RateRows, &bf); err != nil {
-			return figs, fmt.Errorf("post rate: %w", err)
+			failed("POSTs per minute", err)
+			return figs, errors.Join(errs...)
 		}
 		figs = append(figs, Figure{Measure: "POSTs per minute used (1,000-row POSTs)",
 			Value: fmt.Sprintf("%d / min, %d throttles", bf.pushPeakPostsPerMinute, bf.postRateThrottles),
 			Peer:  "Power BI ceiling 120 / min", Ratio: ratio(float64(bf.pushPeakPostsPerMinute), 120),
 			Target: "120 with 0 throttles", Met: verdict(bf.pushPeakPostsPerMinute == 120 && bf.postRateThrottles == 0, "")})
 	}
-	return figs, nil
+	return figs, errors.Join(errs...)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 func ingestFigures(in ingestResult) []Figure {

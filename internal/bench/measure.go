@@ -508,12 +508,12 @@ func measureMemory(dir, exe string, n, perDataset int, r *memResult) error {
 		}
 		return s >= total
 	}
-	deadline := time.Now().Add(5 * time.Minute)
+	deadline := time.Now().Add(15 * time.Minute)
 	for !all() {
 		r.peakAnon = max(r.peakAnon, rssAnon(c.cmd.Process.Pid))
 		if time.Now().After(deadline) {
 			c.kill()
-			return fmt.Errorf("%d datasets not drained within 5 minutes\n%s", n, tailLines(c.stderr.String(), 10))
+			return fmt.Errorf("%d datasets not drained within 15 minutes\n%s", n, tailLines(c.stderr.String(), 10))
 		}
 		select {
 		case err := <-c.done:
