@@ -191,3 +191,61 @@ func TestBrowserCheckDetectsConsoleErrors(t *testing.T) {
 		t.Fatalf("console error not detected; got %q", lines)
 	}
 }
+
+// TestWebPageShowsValuesAsStored (issue 14): the page shows rejection reasons, strings as stored
+// (spaces kept, "" apart from null), counters that add up, and this minute's rows in the
+// rightmost bar.
+func TestWebPageShowsValuesAsStored(t *testing.T) {
+	chromiumPath(t)
+	srv := emulator.New(emulator.Options{Tokens: []string{"tok"}})
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	do := func(method, path, body string) int {
+		req, _ := http.NewRequest(method, hs.URL+"/v1.0/myorg"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer tok")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := do("POST", "/datasets", `{"name":"Values","tables":[{"name":"T","columns":[`+
+		`{"name":"S","dataType":"String"},{"name":"N","dataType":"Double"}]}]}`); code != http.StatusCreated && code != http.StatusOK {
+		t.Fatalf("create: %d", code)
+	}
+	id := srv.DatasetsByName("Values")[0].ID
+	if code := do("POST", "/datasets/"+id+"/tables/T/rows", `{"rows":[{"S":"  two  spaces  ","N":1},{"S":"","N":2},{"S":null,"N":3},{"N":4}]}`); code != 200 {
+		t.Fatalf("post rows: %d", code)
+	}
+	if code := do("POST", "/datasets/"+id+"/tables/T/rows", `{"rows":[{"S":"x","N":"not a number"}]}`); code != http.StatusBadRequest {
+		t.Fatalf("bad row: %d, want 400", code)
+	}
+	dom, logs := browse(t, hs.URL+"/", "")
+	for _, want := range []string{
+		`<td class="str" title="&quot;  two  spaces  &quot;">  two  spaces  </td>`,
+		`<td class="empty-string">""</td>`,
+		`<td class="null">null</td>`,
+		`data-rejection="T"`,
+		`data-counter="posts-total" data-value="2"`, `data-counter="posts-stored" data-value="1"`, `data-counter="posts-rejected" data-value="1"`,
+		`data-counter="rows-accepted" data-value="4"`, `data-counter="rows-stored" data-value="4"`,
+		`data-counter="posts-minute" data-value="2"`,
+	} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("DOM lacks %s", want)
+		}
+	}
+	if !regexp.MustCompile(`data-rejection="T">[^<]*T: [^<]*not a number|data-rejection="T">[^<]*T: [^<]*N`).MatchString(dom) {
+		t.Errorf("the rejection reason is not shown")
+	}
+	last := regexp.MustCompile(`<rect class="bar current"[^>]*data-rows="(\d+)"`).FindStringSubmatch(dom)
+	if last == nil || last[1] != "4" {
+		t.Errorf("the rightmost (current minute) bar = %v, want the 4 rows just stored", last)
+	}
+	if lines := consoleLines(logs); len(lines) > 0 {
+		t.Errorf("console messages:\n%s", strings.Join(lines, "\n"))
+	}
+	if t.Failed() {
+		t.Logf("DOM:\n%.6000s", dom)
+	}
+}

@@ -105,6 +105,26 @@ type counters struct {
 	posts, rows, rejected, failed, dropped, droppedRows, slowed, queries int64
 	throttles, violations                                                map[string]int64
 	peakPending                                                          int
+	rejections                                                           []Rejection // the latest, oldest first
+}
+
+// Rejection is one POST rows answered 400 for its values: when, which table, and the message
+// the service answered (shown on the web page).
+type Rejection struct {
+	At     time.Time `json:"at"`
+	Table  string    `json:"table"`
+	Reason string    `json:"reason"`
+}
+
+// maxRejections is how many of the latest rejections a dataset keeps for the web page.
+const maxRejections = 10
+
+// noteRejection keeps r among the latest rejections.
+func (c *counters) noteRejection(r Rejection) {
+	c.rejections = append(c.rejections, r)
+	if n := len(c.rejections); n > maxRejections {
+		c.rejections = append([]Rejection(nil), c.rejections[n-maxRejections:]...)
+	}
 }
 
 // MinuteRows is the number of rows accepted in one clock minute.

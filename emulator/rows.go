@@ -122,6 +122,7 @@ func (s *Server) store(p post, rows []json.RawMessage) *apiError {
 	}
 	if verr != nil {
 		d.stats.rejected++
+		d.stats.noteRejection(Rejection{At: now, Table: t.name, Reason: verr.msg})
 		s.o.Logger.Debug("post rows rejected", "dataset", d.id, "table", t.name, "reason", verr.msg)
 		return verr
 	}

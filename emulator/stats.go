@@ -29,6 +29,7 @@ type DatasetStats struct {
 	Posts       int64            `json:"posts"`       // accepted POST rows (rows stored), dropped ones included
 	Rows        int64            `json:"rows"`        // rows accepted, ever
 	Rejected    int64            `json:"rejected"`    // POST rows rejected for their values (400)
+	Rejections  []Rejection      `json:"rejections"`  // the latest rejections (up to 10), oldest first
 	Failed      int64            `json:"failed"`      // injected 500s
 	Slowed      int64            `json:"slowed"`      // injected slow responses
 	Dropped     int64            `json:"dropped"`     // accepted, then the connection was dropped
@@ -102,7 +103,7 @@ func (d *dataset) statsLocked(now time.Time) DatasetStats {
 		RowsLastHour: d.rowsHour.total(now), PeakPostsPerMinute: d.postsMin.peak,
 		PeakPostsPerHour: d.postsHour.peak, PeakRowsPerHour: d.rowsHour.peak,
 		Pending: d.pending, PeakPending: d.stats.peakPending,
-		RowsPerMinute: append([]MinuteRows{}, d.perMinute...)}
+		RowsPerMinute: append([]MinuteRows{}, d.perMinute...), Rejections: append([]Rejection{}, d.stats.rejections...)}
 	for reason, n := range d.stats.throttles {
 		st.Throttled += n
 		if reason != ReasonInjected {
