@@ -197,7 +197,10 @@ func TestBrowserCheckDetectsConsoleErrors(t *testing.T) {
 // rightmost bar.
 func TestWebPageShowsValuesAsStored(t *testing.T) {
 	chromiumPath(t)
-	srv := emulator.New(emulator.Options{Tokens: []string{"tok"}})
+	// The emulator's clock stands still at 12:34:56, so the rows land in the minute the page
+	// must draw rightmost however long chromium takes to start.
+	fixed := time.Date(2026, 3, 4, 12, 34, 56, 0, time.UTC)
+	srv := emulator.New(emulator.Options{Tokens: []string{"tok"}, Now: func() time.Time { return fixed }})
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 	do := func(method, path, body string) int {
@@ -238,8 +241,8 @@ func TestWebPageShowsValuesAsStored(t *testing.T) {
 	if !regexp.MustCompile(`data-rejection="T">[^<]*T: [^<]*not a number|data-rejection="T">[^<]*T: [^<]*N`).MatchString(dom) {
 		t.Errorf("the rejection reason is not shown")
 	}
-	last := regexp.MustCompile(`<rect class="bar current"[^>]*data-rows="(\d+)"`).FindStringSubmatch(dom)
-	if last == nil || last[1] != "4" {
+	last := regexp.MustCompile(`<rect class="bar current"[^>]*data-minute="([^"]+)" data-rows="(\d+)"`).FindStringSubmatch(dom)
+	if last == nil || last[1] != "2026-03-04T12:34:00.000Z" || last[2] != "4" {
 		t.Errorf("the rightmost (current minute) bar = %v, want the 4 rows just stored", last)
 	}
 	if lines := consoleLines(logs); len(lines) > 0 {
