@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbi-pusher/pbi-pusher/config"
 	"github.com/pbi-pusher/pbi-pusher/sink"
 	"golang.org/x/time/rate"
 )
@@ -102,4 +103,42 @@ func inFlightRows(m *sim) int {
 		n += f.tk.Rows
 	}
 	return n
+}
+
+// A greedy drain sends a minute's POSTs within seconds; 429s the budget did not predict (another
+// writer) must still lower the multiplier (design invariant 3, AIMD): the burst the service
+// accepted before them is not a rate that would keep the multiplier at 1.
+func TestGreedyBurstThrottledLowersMultiplier(t *testing.T) {
+	tests := []struct {
+		name    string
+		every   int // every n-th POST is answered 429 Retry-After: 1s
+		backlog int
+	}{
+		{name: "every 5th POST throttled, 2,000 rows", every: 5, backlog: 2000},
+		{name: "every 4th POST throttled, 5,000 rows", every: 4, backlog: 5000},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newSim(SchedulerConfig{Limits: config.Limits{RowsPerPost: 100}, Retention: "basicFIFO", Tables: []string{"a"}})
+			m.latency = 300 * time.Millisecond
+			n := 0
+			m.srv = func(time.Time, string, []chunk) Outcome {
+				n++
+				if n%tc.every == 0 {
+					return Outcome{Class: sink.Throttled, RetryAfter: time.Second}
+				}
+				return Outcome{Class: sink.OK}
+			}
+			m.q["a"].push(tc.backlog, t0)
+			m.run(t0.Add(2 * time.Minute))
+			st, u := m.s.Stats(), m.s.Usage(m.now)
+			t.Logf("%d POSTs, %d throttled, %d decreases, multiplier %.2f, %d rows accepted", st.Posts, st.Throttled, st.Decreases, u.Multiplier, m.accepted["a"])
+			if st.Throttled < 2 || u.Multiplier >= 1 || st.Decreases < 1 {
+				t.Errorf("%d 429s, %d decreases, multiplier %v: want the repeated 429s to lower it below 1", st.Throttled, st.Decreases, u.Multiplier)
+			}
+			if m.accepted["a"] != tc.backlog {
+				t.Errorf("%d of %d rows accepted", m.accepted["a"], tc.backlog)
+			}
+		})
+	}
 }

@@ -173,7 +173,10 @@ func (w *window) expiries(now time.Time, span time.Duration, keep func(entry) bo
 }
 
 // acceptedRate returns the rows and POSTs per hour the service accepted (entries not refunded)
-// since from, measured between the first and the last such POST; ok is false with fewer than two.
+// since from, measured between the first and the last such POST but over at least a minute: the
+// windows let a greedy drain send a minute's POSTs at once, and such a burst is not a rate (over
+// its few seconds it would read as many times the configured rate and keep AIMD from ever
+// lowering it). ok is false with fewer than two.
 func (w *window) acceptedRate(from time.Time) (rowsPerHour, postsPerHour float64, ok bool) {
 	i := sort.Search(len(w.entries), func(i int) bool { return w.entries[i].at.After(from) })
 	var first, last time.Time
@@ -190,9 +193,9 @@ func (w *window) acceptedRate(from time.Time) (rowsPerHour, postsPerHour float64
 		last = e.at
 		posts++
 	}
-	span := last.Sub(first).Hours()
-	if posts < 2 || span <= 0 {
+	if posts < 2 {
 		return 0, 0, false
 	}
+	span := max(last.Sub(first), minute).Hours()
 	return float64(rows) / span, float64(posts-1) / span, true
 }
