@@ -148,11 +148,12 @@ func TestAuthE2EShortLivedTokensBackfill(t *testing.T) {
 	registerSecret(t, "auth.client_secret", secret)
 	fake := aad.StartTLS(t, aad.Options{Clients: map[string]string{e2eClientID: secret}, TokenLifetime: lifetime})
 	watch := newTokenWatch(fake)
-	emu := emulatortest.Start(t, emulator.Options{ValidateToken: watch.valid})
-
-	// 100,000 rows at 2,000 per POST are 50 POSTs. At 120 POSTs/min (2/s after a burst of 10) they
-	// take about 20 s, four token lifetimes: tokens expire and are replaced mid-load.
-	l := limits{rowsPerPost: 2000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5}
+	// The drain is greedy (50 POSTs fit the 120 POSTs/min window at once), so the load is kept
+	// long by the service instead: every POST takes 400 ms and one is in flight at a time. 100,000
+	// rows at 2,000 per POST are 50 POSTs, over 20 s, four token lifetimes: tokens expire and are
+	// replaced mid-load.
+	emu := emulatortest.Start(t, emulator.Options{ValidateToken: watch.valid, SlowRate: 1, SlowDelay: 400 * time.Millisecond})
+	l := limits{rowsPerPost: 2000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 1}
 	dir := t.TempDir()
 	want := genRows(0, 100_000)
 	in := filepath.Join(dir, "rows.jsonl")
@@ -161,7 +162,7 @@ func TestAuthE2EShortLivedTokensBackfill(t *testing.T) {
 	env := []string{"E2E_CLIENT_SECRET=" + secret}
 
 	start := time.Now()
-	res := runBinary(t, 90*time.Second, env, "backfill", "-config", cfg, "-table", "Telemetry/Readings", in)
+	res := runBinary(t, 3*time.Minute, env, "backfill", "-config", cfg, "-table", "Telemetry/Readings", in)
 	elapsed := time.Since(start)
 	if res.code != 0 {
 		t.Fatalf("exit code %d, want 0\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, tail(res.stderr, 40))
@@ -244,10 +245,10 @@ func TestAuthE2EEarlyExpiredTokensAreRefreshedAndRetried(t *testing.T) {
 	fake := aad.StartTLS(t, aad.Options{Clients: map[string]string{e2eClientID: secret},
 		TokenLifetime: 5 * time.Second, Now: fast})
 	watch := newTokenWatch(fake)
-	emu := emulatortest.Start(t, emulator.Options{ValidateToken: watch.valid})
-
-	// 30 POSTs: 10 at once, then 2/s: about 10 s.
-	l := limits{rowsPerPost: 2000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5}
+	// 30 POSTs of 400 ms, one at a time (the greedy drain would send them all within a token's
+	// life): over 12 s, so several tokens are refused.
+	emu := emulatortest.Start(t, emulator.Options{ValidateToken: watch.valid, SlowRate: 1, SlowDelay: 400 * time.Millisecond})
+	l := limits{rowsPerPost: 2000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 1}
 	dir := t.TempDir()
 	want := genRows(0, 60_000)
 	in := filepath.Join(dir, "rows.jsonl")
@@ -256,7 +257,7 @@ func TestAuthE2EEarlyExpiredTokensAreRefreshedAndRetried(t *testing.T) {
 	env := []string{"E2E_CLIENT_SECRET=" + secret}
 
 	start := time.Now()
-	res := runBinary(t, 60*time.Second, env, "backfill", "-config", cfg, "-table", "Telemetry/Readings", in)
+	res := runBinary(t, 2*time.Minute, env, "backfill", "-config", cfg, "-table", "Telemetry/Readings", in)
 	elapsed := time.Since(start)
 	if res.code != 0 {
 		t.Fatalf("exit code %d, want 0\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, tail(res.stderr, 40))
