@@ -61,8 +61,10 @@ func (w *Writer) Write(ctx context.Context, source string, recs []Record, checkp
 				continue
 			}
 		}
+		format, header := sourceFormat(*r)
 		sw.DeadLetters = append(sw.DeadLetters, spool.DeadLetter{
 			Queue: w.Queue, Data: r.Raw, Position: Position(source, *r), Reason: err.Error(), At: at,
+			Format: format, Header: header,
 		})
 	}
 	if err := w.Spool.Append(ctx, sw); err != nil {

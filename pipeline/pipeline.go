@@ -71,6 +71,7 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error)
 		Logger:   log.With("component", "spool"),
 
 		ReserveBytes: int64(cfg.Spool.ReserveBytes), MaxDeadBytes: int64(cfg.Spool.DeadLetterMaxBytes),
+		Remap: remapper(tables), // replay (also through the admin API) maps with this config
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open spool %s: %w", cfg.Spool.Path, err)

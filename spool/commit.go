@@ -183,6 +183,9 @@ type deadRecord struct {
 	Position    string `json:"position,omitempty"`
 	Reason      string `json:"reason"`
 	At          int64  `json:"at"` // unix nanoseconds
+	// Format and Header: see DeadLetter (absent in dead letters of older versions).
+	Format string   `json:"format,omitempty"`
+	Header []string `json:"header,omitempty"`
 }
 
 // putDead stores d and counts it in eff.
@@ -193,8 +196,7 @@ func putDead(tx *bolt.Tx, d DeadLetter, eff *effects) error {
 	if err != nil {
 		return err
 	}
-	v, err := json.Marshal(deadRecord{Dataset: d.Queue.Dataset, Table: d.Queue.Table, Destination: d.Destination, Data: d.Data,
-		Position: d.Position, Reason: d.Reason, At: d.At.UnixNano()})
+	v, err := encodeDead(d)
 	if err != nil {
 		return fmt.Errorf("dead letter: %w", err)
 	}
@@ -203,13 +205,18 @@ func putDead(tx *bolt.Tx, d DeadLetter, eff *effects) error {
 	return b.Put(seqKey(id), v)
 }
 
+func encodeDead(d DeadLetter) ([]byte, error) {
+	return json.Marshal(deadRecord{Dataset: d.Queue.Dataset, Table: d.Queue.Table, Destination: d.Destination, Data: d.Data,
+		Position: d.Position, Reason: d.Reason, At: d.At.UnixNano(), Format: d.Format, Header: d.Header})
+}
+
 func decodeDead(k, v []byte) (DeadLetter, error) {
 	var r deadRecord
 	if err := json.Unmarshal(v, &r); err != nil {
 		return DeadLetter{}, fmt.Errorf("dead letter %d: %w", keySeq(k), err)
 	}
 	return DeadLetter{ID: keySeq(k), Queue: QueueKey{Dataset: r.Dataset, Table: r.Table}, Destination: r.Destination, Data: r.Data,
-		Position: r.Position, Reason: r.Reason, At: time.Unix(0, r.At).UTC()}, nil
+		Position: r.Position, Reason: r.Reason, At: time.Unix(0, r.At).UTC(), Format: r.Format, Header: r.Header}, nil
 }
 
 // applyEffects mirrors a committed transaction in memory. Holds wmu and mu.

@@ -57,8 +57,8 @@ func (s *Spool) replay(pick func(tx *bolt.Tx) ([]DeadLetter, error)) (int, error
 		if err != nil {
 			return err
 		}
-		n = len(picked)
-		return replayDead(tx, picked, at, &eff)
+		n, err = replayDead(tx, picked, at, &eff, s.opts.Remap)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("spool: replay: %w", err)
@@ -110,24 +110,54 @@ func pickDead(tx *bolt.Tx, ids []uint64) ([]DeadLetter, error) {
 	return out, nil
 }
 
-// replayDead appends each dead letter's data to its queue and deletes the dead letter.
-func replayDead(tx *bolt.Tx, ds []DeadLetter, at time.Time, eff *effects) error {
+// replayDead appends each dead letter's row to its queue (a source-format one mapped by remap;
+// one that still fails stays, with its new reason) and deletes it; it returns how many moved.
+func replayDead(tx *bolt.Tx, ds []DeadLetter, at time.Time, eff *effects, remap Remapper) (int, error) {
 	dead := tx.Bucket(bucketDead)
+	var moved []DeadLetter
 	for _, d := range ds {
-		if err := putRows(tx, d.Queue, [][]byte{d.Data}, at, eff); err != nil {
-			return err
+		row := d.Data
+		if d.Format != "" {
+			if remap == nil {
+				continue // not a row: stays until replayed with the schema
+			}
+			var err error
+			if row, err = remap(d); err != nil {
+				if err := restateDead(dead, d, err.Error(), eff); err != nil {
+					return 0, err
+				}
+				continue
+			}
+		}
+		if err := putRowsPos(tx, d.Queue, [][]byte{row}, []string{d.Position}, at, eff); err != nil {
+			return 0, err
 		}
 		if err := markOthersDone(tx, d); err != nil {
-			return err
+			return 0, err
 		}
+		moved = append(moved, d)
 	}
-	for _, d := range ds {
+	for _, d := range moved {
 		k := seqKey(d.ID)
 		eff.dead--
 		eff.deadBytes -= int64(len(dead.Get(k)))
 		if err := dead.Delete(k); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(moved), nil
+}
+
+// restateDead keeps a dead letter that still fails, in place (same id and position), with the
+// new reason.
+func restateDead(dead *bolt.Bucket, d DeadLetter, reason string, eff *effects) error {
+	k := seqKey(d.ID)
+	old := int64(len(dead.Get(k)))
+	d.Reason = reason
+	v, err := encodeDead(d)
+	if err != nil {
+		return fmt.Errorf("dead letter %d: %w", d.ID, err)
+	}
+	eff.deadBytes += int64(len(v)) - old
+	return dead.Put(k, v)
 }

@@ -46,6 +46,9 @@ type Options struct {
 	// file, no compaction, no quarantine (a damaged file is an error). It shares the lock with
 	// other readers and fails with ErrInUse while an agent holds the file.
 	ReadOnly bool
+	// Remap maps source-format dead letters on replay (see Remapper). nil: replay leaves them
+	// in place (a raw CSV line or unconverted value is not a row).
+	Remap Remapper
 }
 
 // Full policies.
@@ -97,7 +100,16 @@ type DeadLetter struct {
 	Position    string // file:line, topic/partition/offset, or "" for rows Power BI rejected
 	Reason      string
 	At          time.Time
+	// Format is the source format of Data for input that failed before it became a row: "json"
+	// (a JSON object: JSON lines, Kafka, HTTP) or "csv" (one CSV record, read with Header). ""
+	// means Data is a row as sent to Power BI (or a dead letter of an older version).
+	Format string
+	Header []string
 }
+
+// Remapper decodes and maps a source-format dead letter (Format set) with the current schema of
+// its table, returning the row to queue; an error is the new reason it stays a dead letter for.
+type Remapper func(d DeadLetter) ([]byte, error)
 
 // Stats is a snapshot for spool stats, metrics and /status.
 type Stats struct {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -172,5 +173,53 @@ func TestInputBackfillThenFollowSendsNothingTwice(t *testing.T) {
 	rows, _ := ingestRows(t, emu)
 	if dups := ingestDups(t, append(first, more...), rows); dups != 0 || len(rows) != 500 {
 		t.Errorf("emulator holds %d rows with %d duplicates, want 500 and 0", len(rows), dups)
+	}
+}
+
+// TestInputReplayAfterSchemaFix: rows dead-lettered by the schema keep their CSV form; after the
+// config is fixed, `spool replay` maps them with it: the rescued row is delivered, the one that
+// still fails stays a dead letter at its original position with the new reason.
+func TestInputReplayAfterSchemaFix(t *testing.T) {
+	t.Parallel()
+	l := limits{rowsPerPost: 10000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5}
+	emu := ingestEmulator(t, l, emulator.Options{})
+	dir := t.TempDir()
+	// run needs a source; an idle HTTP one will do.
+	cfg := ingestConfig(t, dir, emu, l, "sources:\n  - type: http\n    table: Telemetry/Readings\n    listen: 127.0.0.1:0\n")
+	setConfig := func(device string) {
+		b, err := os.ReadFile(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := regexp.MustCompile(`\{name: Device, type: String[^}]*\}`).ReplaceAllString(string(b), device)
+		if err := os.WriteFile(cfg, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setConfig("{name: Device, type: String, required: true}")
+	// The header lacks the required Device: every row is dead-lettered (in its CSV form).
+	input := inputWrite(t, dir, "in.csv", "Seq,Value\n1,1.5\n2,abc\n")
+	env := []string{"E2E_TOKEN=" + emu.Token}
+	res := runBinary(t, time.Minute, env, "backfill", "-config", cfg, "-table", "Telemetry/Readings", input)
+	if res.code != 3 {
+		t.Fatalf("backfill exit %d, want 3 (rows dead-lettered)\nstderr:\n%s", res.code, tail(res.stderr, 20))
+	}
+	setConfig("{name: Device, type: String, default: unknown}")
+	res = runBinary(t, time.Minute, env, "spool", "replay", "-config", cfg, "-all")
+	if res.code != 0 || !strings.Contains(res.stdout, "replayed 1 ") {
+		t.Fatalf("replay exit %d\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	var dead []struct{ Position, Reason, Data string }
+	spoolJSON(t, cfg, "dead-letters", env, &dead)
+	if len(dead) != 1 || dead[0].Position != input+":3" || !strings.Contains(dead[0].Reason, "Value") || dead[0].Data != "2,abc" {
+		t.Fatalf("dead letters after replay: %+v; want the row at %s:3 with a Value reason", dead, input)
+	}
+	p := ingestStart(t, "run", cfg, env...)
+	ingestAwaitStored(t, emu, 1, time.Minute, p)
+	time.Sleep(time.Second)
+	p.term(t)
+	rows, _ := ingestRows(t, emu)
+	if len(rows) != 1 || fmt.Sprint(rows[0]["Seq"]) != "1" || rows[0]["Device"] != "unknown" || fmt.Sprint(rows[0]["Value"]) != "1.5" {
+		t.Errorf("delivered %v, want the rescued row Seq 1 (Device unknown, Value 1.5)", rows)
 	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/pbi-pusher/pbi-pusher/admin"
 	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/pipeline"
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
@@ -331,6 +332,11 @@ func (c *spoolCmd) open(cfg *config.Config) (*spool.Spool, error) {
 		if path == "" {
 			path = cfg.Spool.Path
 		}
+		remap, err := pipeline.DeadLetterMapper(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		opts.Remap = remap // replay decodes and maps source input with this config
 	}
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no spool file at %q: %w", path, err)
