@@ -141,7 +141,9 @@ func TestAPIReplayAndPurge(t *testing.T) {
 	}{
 		{"replay by id", APIReplay, url.Values{"id": {"3"}}, 200, 1, 2, 3},
 		{"replay by reason", APIReplay, url.Values{"reason": {"rejected"}}, 200, 1, 2, 3},
-		{"replay all", APIReplay, url.Values{"all": {"true"}}, 200, 3, 0, 5},
+		// The decode and schema dead letters hold source input ("{", a record); without the
+		// spool's Remap (the agent sets it from its config) they stay dead letters.
+		{"replay all", APIReplay, url.Values{"all": {"true"}}, 200, 1, 2, 3},
 		{"replay an unknown id", APIReplay, url.Values{"id": {"42"}}, 404, 0, 3, 2},
 		{"replay without a filter", APIReplay, url.Values{}, 400, 0, 3, 2},
 		{"replay with paging", APIReplay, url.Values{"limit": {"1"}, "all": {"true"}}, 400, 0, 3, 2},
