@@ -30,22 +30,45 @@ type Queue interface {
 	Notify() <-chan struct{}
 }
 
-// Sender posts rows; its errors are classified with sink.Classify.
-type Sender interface {
-	// seq is the spool sequence of the batch's first row: stable across resends of the same rows.
-	PostRows(ctx context.Context, dataset, table string, seq uint64, rows [][]byte) error
+// Destination is where a dispatcher delivers rows, as the dispatcher knows it: its limits, its
+// send and its classification of what a send returned. The Power BI dataset (package sink) and
+// an Eventstream (package eventstream) implement it; batcher imports neither.
+type Destination interface {
+	// Limits returns the destination's limits.
+	Limits() Limits
+	// Send delivers rows (oldest first, at least one) of queue q. It does not retry: the
+	// dispatcher does. rows[0].Seq is stable across resends of the same rows.
+	Send(ctx context.Context, q spool.QueueKey, rows []spool.Row) error
+	// Classify classifies what Send returned (nil = OK), once, at the destination boundary.
+	Classify(err error) Outcome
+}
+
+// Limits are a destination's limits.
+type Limits struct {
+	// Rates are the rolling-window limits (rows per send, sends per minute, rows per hour,
+	// pending sends, the large tier); zero fields take the Power BI defaults.
+	Rates config.Limits
+	// Retention is "basicFIFO" or None (anything else): the large tier applies to None only.
+	Retention string
+	// MaxBytes bounds the row data of one send; 0 = DefaultMaxBytes.
+	MaxBytes int
 }
 
 // DefaultMaxBytes bounds the row data of one POST (Power BI accepts 16 MB per request).
 const DefaultMaxBytes = 15 << 20
 
-// Options configure a Dispatcher for one dataset.
+// Options configure a Dispatcher for one destination.
 type Options struct {
-	Dataset config.Dataset // name, retention, limits (defaults applied), tables
-	Linger  time.Duration
-	Queue   Queue
-	Sender  Sender
-	Logger  *slog.Logger
+	// Dataset names the dispatcher (logs, the PostLog) and its tables. Its Limits and Retention
+	// are not used: the Destination's Limits are.
+	Dataset config.Dataset
+	// Queues, if set, are the table queues to deliver instead of Dataset's tables (a destination
+	// fed by tables of several datasets); the scheduler names them DATASET/TABLE.
+	Queues      []spool.QueueKey
+	Linger      time.Duration
+	Queue       Queue
+	Destination Destination
+	Logger      *slog.Logger
 	// Clock is injected for virtual-time tests; nil = real time.
 	Clock Clock
 	// PostLog, if set, durably records every POST before it is sent and, at Run, replays the
@@ -55,10 +78,6 @@ type Options struct {
 	// Abort ends in-flight POSTs when done (shutdown_timeout passed); their rows are Nacked.
 	Abort context.Context
 
-	// Classify classifies Sender errors; nil = SinkClassify (sink.Classify, sink.RetryAfter).
-	Classify ClassifyFunc
-	// MaxBytes bounds the row data of one POST; 0 = DefaultMaxBytes.
-	MaxBytes int
 	// Poll is the longest the dispatcher sleeps without re-reading the backlog, in case a spool
 	// notification went to another dataset's dispatcher; 0 = Linger.
 	Poll time.Duration
@@ -116,7 +135,7 @@ type Dispatcher struct {
 	o        Options
 	log      *slog.Logger
 	clock    Clock
-	classify ClassifyFunc
+	maxBytes int
 	keys     map[string]spool.QueueKey
 	wake     chan struct{} // SetLimits/SetShare: decide again
 
@@ -126,7 +145,7 @@ type Dispatcher struct {
 
 // NewDispatcher returns a dispatcher.
 func NewDispatcher(o Options) *Dispatcher {
-	d := &Dispatcher{o: o, log: o.Logger, clock: o.Clock, classify: o.Classify,
+	d := &Dispatcher{o: o, log: o.Logger, clock: o.Clock,
 		keys: map[string]spool.QueueKey{}, wake: make(chan struct{}, 1)}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -134,14 +153,13 @@ func NewDispatcher(o Options) *Dispatcher {
 	if d.clock == nil {
 		d.clock = realClock{}
 	}
-	if d.classify == nil {
-		d.classify = SinkClassify
-	}
 	if d.o.Abort == nil {
 		d.o.Abort = context.Background()
 	}
-	if d.o.MaxBytes <= 0 {
-		d.o.MaxBytes = DefaultMaxBytes
+	lim := o.Destination.Limits()
+	d.maxBytes = lim.MaxBytes
+	if d.maxBytes <= 0 {
+		d.maxBytes = DefaultMaxBytes
 	}
 	if d.o.Linger <= 0 {
 		d.o.Linger = time.Second
@@ -154,8 +172,15 @@ func NewDispatcher(o Options) *Dispatcher {
 		tables = append(tables, t.Name)
 		d.keys[t.Name] = spool.QueueKey{Dataset: o.Dataset.Name, Table: t.Name}
 	}
-	d.sched = NewScheduler(d.clock.Now(), SchedulerConfig{Limits: o.Dataset.Limits,
-		Retention: o.Dataset.Retention, Tables: tables, Linger: d.o.Linger, Jitter: o.Jitter,
+	if o.Queues != nil {
+		tables, d.keys = tables[:0], map[string]spool.QueueKey{}
+		for _, q := range o.Queues {
+			tables = append(tables, q.String())
+			d.keys[q.String()] = q
+		}
+	}
+	d.sched = NewScheduler(d.clock.Now(), SchedulerConfig{Limits: lim.Rates,
+		Retention: lim.Retention, Tables: tables, Linger: d.o.Linger, Jitter: o.Jitter,
 		LiveReserve: o.LiveReserve, Serial: o.Serial,
 		ShareSources: o.ShareSources, SlotPeriod: o.SlotPeriod, SlotGuard: o.SlotGuard,
 		AwaitServiceRows: o.AwaitServiceRows})

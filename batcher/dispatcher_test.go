@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
-	"github.com/pbi-pusher/pbi-pusher/sink"
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
@@ -26,11 +25,11 @@ func testClassify(err error) Outcome {
 	var ce classErr
 	switch {
 	case err == nil:
-		return Outcome{Class: sink.OK}
+		return Outcome{Class: OK}
 	case errors.As(err, &ce):
 		return ce.o
 	default:
-		return Outcome{Class: sink.Retryable, Message: err.Error()}
+		return Outcome{Class: Retryable, Message: err.Error()}
 	}
 }
 
@@ -49,7 +48,8 @@ func start(o Options) *harness {
 	h := &harness{q: newMemQueue(), s: &fakeSender{latency: 200 * time.Millisecond}, done: make(chan error, 1)}
 	o.Dataset.Name = "ds"
 	o.Dataset.Tables = []config.Table{{Name: "a"}, {Name: "b"}}
-	o.Queue, o.Sender, o.Classify = h.q, h.s, testClassify
+	h.s.limits = Limits{Rates: o.Dataset.Limits, Retention: o.Dataset.Retention}
+	o.Queue, o.Destination = h.q, h.s
 	if o.Jitter == nil {
 		o.Jitter = func(d time.Duration) time.Duration { return d }
 	}
@@ -70,7 +70,7 @@ func (h *harness) stop() error {
 func callsAsPosts(cs []call) []simPost {
 	ps := make([]simPost, len(cs))
 	for i, c := range cs {
-		cl := sink.OK
+		cl := OK
 		if c.err != nil {
 			cl = testClassify(c.err).Class
 		}
@@ -141,7 +141,7 @@ func TestDispatcherThrottled(t *testing.T) {
 		h.s.answer = func(string, []uint64) error {
 			if first {
 				first = false
-				return classErr{Outcome{Class: sink.Throttled, RetryAfter: 30 * time.Second, Message: "429"}}
+				return classErr{Outcome{Class: Throttled, RetryAfter: 30 * time.Second, Message: "429"}}
 			}
 			return nil
 		}
@@ -219,7 +219,7 @@ func TestDispatcherBisect(t *testing.T) {
 					for _, s := range seqs {
 						for _, b := range tc.bad {
 							if s == b {
-								return classErr{Outcome{Class: sink.Rejected, Message: fmt.Sprintf("row %d: bad value", s)}}
+								return classErr{Outcome{Class: Rejected, Message: fmt.Sprintf("row %d: bad value", s)}}
 							}
 						}
 					}

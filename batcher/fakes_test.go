@@ -141,6 +141,7 @@ type call struct {
 
 // fakeSender answers PostRows with answer (nil = OK) after latency; block makes it wait for ctx.
 type fakeSender struct {
+	limits  Limits
 	mu      sync.Mutex
 	latency time.Duration
 	answer  func(table string, seqs []uint64) error
@@ -148,10 +149,15 @@ type fakeSender struct {
 	calls   []call
 }
 
-func (s *fakeSender) PostRows(ctx context.Context, _, table string, _ uint64, rows [][]byte) error {
+func (s *fakeSender) Limits() Limits { return s.limits }
+
+func (s *fakeSender) Classify(err error) Outcome { return testClassify(err) }
+
+func (s *fakeSender) Send(ctx context.Context, q spool.QueueKey, rows []spool.Row) error {
+	table := q.Table
 	seqs := make([]uint64, len(rows))
 	for i, r := range rows {
-		seqs[i], _ = strconv.ParseUint(string(r), 10, 64)
+		seqs[i], _ = strconv.ParseUint(string(r.Data), 10, 64)
 	}
 	s.mu.Lock()
 	c := call{at: time.Now(), table: table, seqs: seqs}

@@ -8,7 +8,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/pbi-pusher/pbi-pusher/sink"
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
@@ -18,7 +17,7 @@ func TestDispatcherFatal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := start(Options{})
 		h.s.latency = 5 * time.Second
-		denied := classErr{Outcome{Class: sink.Fatal, Message: "403 not a push dataset"}}
+		denied := classErr{Outcome{Class: Fatal, Message: "403 not a push dataset"}}
 		h.s.answer = func(table string, _ []uint64) error {
 			if table == "b" {
 				return denied
@@ -35,7 +34,8 @@ func TestDispatcherFatal(t *testing.T) {
 		}
 		acked, _, ready, inflight := h.q.counts()
 		t.Logf("Run: %v; acked %d, ready %d, in flight %d", err, acked, ready, inflight)
-		if err == nil || !errors.Is(err, denied) || !strings.Contains(err.Error(), `"ds"`) {
+		var ce classErr
+		if err == nil || !errors.As(err, &ce) || ce.o.Message != denied.o.Message || !strings.Contains(err.Error(), `"ds"`) {
 			t.Errorf("Run = %v, want the fatal error wrapped with the dataset name", err)
 		}
 		if acked+ready != 20_010 || inflight != 0 {

@@ -1,11 +1,8 @@
 package batcher
 
 import (
-	"errors"
 	"testing"
 	"time"
-
-	"github.com/pbi-pusher/pbi-pusher/sink"
 )
 
 func TestWindowWaits(t *testing.T) {
@@ -118,15 +115,5 @@ func TestAIMD(t *testing.T) {
 				t.Errorf("multiplier %v, want %v", a.m, tc.want)
 			}
 		})
-	}
-}
-
-// The default classification is the sink's.
-func TestSinkClassify(t *testing.T) {
-	if o := SinkClassify(nil); o.Class != sink.OK {
-		t.Errorf("nil: %+v, want OK", o)
-	}
-	if o := SinkClassify(errors.New("connection reset")); o.Class != sink.Retryable || o.Message != "connection reset" {
-		t.Errorf("network error: %+v, want Retryable with the error text", o)
 	}
 }

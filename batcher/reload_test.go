@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
-	"github.com/pbi-pusher/pbi-pusher/sink"
 )
 
 // SetLimits and SetShare apply to every window that ends after the change, and lose no rows.
@@ -81,7 +80,7 @@ func TestPendingAndPause(t *testing.T) {
 			}
 			var pauses [][2]time.Time
 			m.onResult = func(now time.Time, o Outcome) {
-				if o.Class == sink.Throttled {
+				if o.Class == Throttled {
 					pauses = append(pauses, [2]time.Time{now, now.Add(o.RetryAfter)})
 				}
 			}

@@ -3,7 +3,6 @@ package batcher
 import (
 	"time"
 
-	"github.com/pbi-pusher/pbi-pusher/sink"
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
@@ -68,16 +67,16 @@ func (s *Scheduler) Result(now time.Time, tk Ticket, o Outcome) {
 	}
 	t.inflightRows -= tk.Rows
 	switch o.Class {
-	case sink.OK:
+	case OK:
 		s.ok(now, t, tk)
-	case sink.Throttled:
+	case Throttled:
 		s.throttled(now, t, tk, o.RetryAfter)
-	case sink.Retryable:
+	case Retryable:
 		s.stats.Retryable++
 		t.unknown += int64(tk.Rows) // a 5xx or a lost answer: the rows may be stored
 		s.pause(now, s.back.next())
 		s.keepBisect(t, tk)
-	case sink.Rejected:
+	case Rejected:
 		s.rejected(now, t, tk)
 	default:
 		s.stats.Fatal++

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pbi-pusher/pbi-pusher/sink"
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
@@ -94,7 +93,7 @@ func (r *run) startAll() (time.Duration, <-chan struct{}, error) {
 		if !d.o.Budget.tryAcquire(cost) {
 			return Forever, room, nil
 		}
-		b, err := d.o.Queue.Take(key, dec.Rows, d.o.MaxBytes)
+		b, err := d.o.Queue.Take(key, dec.Rows, d.maxBytes)
 		if err != nil || b == nil || len(b.Rows) == 0 {
 			d.o.Budget.release(cost)
 		}
@@ -174,11 +173,7 @@ func (r *run) seed() {
 
 // post sends one batch; it ends with Options.Abort, not with Run's ctx, so shutdown lets it finish.
 func (r *run) post(tk Ticket, b *spool.Batch) {
-	rows := make([][]byte, len(b.Rows))
-	for i, row := range b.Rows {
-		rows[i] = row.Data
-	}
-	err := r.d.o.Sender.PostRows(r.d.o.Abort, r.d.o.Dataset.Name, tk.Table, b.Rows[0].Seq, rows)
+	err := r.d.o.Destination.Send(r.d.o.Abort, b.Queue, b.Rows)
 	select {
 	case r.results <- result{tk: tk, b: b, err: err}:
 	case <-r.stop:
@@ -193,7 +188,10 @@ func (r *run) settle(res result, running bool) error {
 	d := r.d
 	d.o.Budget.release(r.held[res.b].cost)
 	delete(r.held, res.b)
-	o := d.classify(res.err)
+	o := d.o.Destination.Classify(res.err)
+	if len(o.Rows) == len(res.b.Rows) && len(o.Rows) > 0 {
+		return r.settleRows(res, o, running)
+	}
 	d.mu.Lock()
 	now := d.clock.Now()
 	before := d.sched.Usage(now).Multiplier
@@ -205,7 +203,7 @@ func (r *run) settle(res result, running bool) error {
 	}
 	key := res.b.Queue
 	switch {
-	case o.Class == sink.OK:
+	case o.Class == OK:
 		if err := d.o.Queue.Ack(res.b); err != nil {
 			return fmt.Errorf("ack %s: %w", key, err)
 		}
@@ -213,7 +211,7 @@ func (r *run) settle(res result, running bool) error {
 		d.sched.SetDelivered(d.clock.Now(), res.tk.Table, d.o.Queue.Delivered(key))
 		d.mu.Unlock()
 		return nil
-	case o.Class == sink.Rejected && len(res.b.Rows) == 1:
+	case o.Class == Rejected && len(res.b.Rows) == 1:
 		d.log.Debug("row rejected, dead-lettered", "table", res.tk.Table, "reason", o.Message)
 		return wrap("reject", key, d.o.Queue.Reject(res.b, o.Message))
 	}
@@ -226,13 +224,13 @@ func (r *run) settle(res result, running bool) error {
 // report logs state changes of a failed POST and turns a fatal one into Run's error.
 func (r *run) report(res result, o Outcome, mult float64, running bool) error {
 	switch o.Class {
-	case sink.Throttled:
+	case Throttled:
 		r.d.log.Debug("throttled", "table", res.tk.Table, "retry_after", o.RetryAfter, "rate_share", mult)
-	case sink.Retryable:
+	case Retryable:
 		r.d.log.Debug("POST failed, retrying", "table", res.tk.Table, "err", res.err)
-	case sink.Rejected:
+	case Rejected:
 		r.d.log.Debug("POST rejected, bisecting", "table", res.tk.Table, "rows", res.tk.Rows)
-	case sink.OK:
+	case OK:
 	default:
 		if running {
 			return fmt.Errorf("%w: table %s: %w", errFatal, res.tk.Table, res.err)
@@ -290,7 +288,7 @@ func (r *run) nackHeld(first error) error {
 	for b, h := range r.held {
 		tk := h.tk
 		r.d.mu.Lock()
-		r.d.sched.Result(r.d.clock.Now(), tk, Outcome{Class: sink.Retryable})
+		r.d.sched.Result(r.d.clock.Now(), tk, Outcome{Class: Retryable})
 		r.d.mu.Unlock()
 		if err := r.d.o.Queue.Nack(b); err != nil && first == nil {
 			first = fmt.Errorf("nack %s: %w", b.Queue, err)
@@ -299,4 +297,66 @@ func (r *run) nackHeld(first error) error {
 		delete(r.held, b)
 	}
 	return first
+}
+
+// settleRows answers a send whose rows have outcomes of their own: delivered rows are acked,
+// refused rows dead-lettered with the destination's message (no bisecting: the destination
+// named them), the rest returned to the queue. The scheduler sees the send as the most severe
+// outcome of the rows to send again (fatal, throttled, retryable), or OK.
+func (r *run) settleRows(res result, o Outcome, running bool) error {
+	d := r.d
+	var ok, again []spool.Row
+	var refused []spool.Row
+	var reasons []string
+	sum := Outcome{Class: OK}
+	rank := map[Class]int{OK: 0, Retryable: 1, Throttled: 2, Fatal: 3}
+	for i, ro := range o.Rows {
+		row := res.b.Rows[i]
+		switch ro.Class {
+		case OK:
+			ok = append(ok, row)
+		case Rejected:
+			refused, reasons = append(refused, row), append(reasons, ro.Message)
+		default:
+			again = append(again, row)
+			if rank[ro.Class] > rank[sum.Class] {
+				sum.Class, sum.Message = ro.Class, ro.Message
+			}
+			sum.RetryAfter = max(sum.RetryAfter, ro.RetryAfter)
+		}
+	}
+	d.mu.Lock()
+	d.sched.Result(d.clock.Now(), res.tk, sum)
+	mult := d.sched.Usage(d.clock.Now()).Multiplier
+	d.mu.Unlock()
+	key := res.b.Queue
+	if len(ok) > 0 {
+		if err := d.o.Queue.Ack(subBatch(key, ok)); err != nil {
+			return fmt.Errorf("ack %s: %w", key, err)
+		}
+		d.mu.Lock()
+		d.sched.SetDelivered(d.clock.Now(), res.tk.Table, d.o.Queue.Delivered(key))
+		d.mu.Unlock()
+	}
+	for i, row := range refused {
+		d.log.Debug("row rejected, dead-lettered", "table", res.tk.Table, "reason", reasons[i])
+		if err := d.o.Queue.Reject(subBatch(key, []spool.Row{row}), reasons[i]); err != nil {
+			return fmt.Errorf("reject %s: %w", key, err)
+		}
+	}
+	if len(again) == 0 {
+		return nil
+	}
+	if err := d.o.Queue.Nack(subBatch(key, again)); err != nil {
+		return fmt.Errorf("nack %s: %w", key, err)
+	}
+	return r.report(res, sum, mult, running)
+}
+
+func subBatch(q spool.QueueKey, rows []spool.Row) *spool.Batch {
+	b := &spool.Batch{Queue: q, Rows: rows}
+	for _, r := range rows {
+		b.Bytes += len(r.Data)
+	}
+	return b
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
 // gatedSender answers every POST 2xx once released, whatever its context says: the service's
@@ -16,8 +17,8 @@ type gatedSender struct {
 	release chan struct{}
 }
 
-func (s *gatedSender) PostRows(ctx context.Context, ds, table string, seq uint64, rows [][]byte) error {
-	_ = s.fakeSender.PostRows(context.Background(), ds, table, seq, rows) // record the call, answer nil
+func (s *gatedSender) Send(ctx context.Context, q spool.QueueKey, rows []spool.Row) error {
+	_ = s.fakeSender.Send(context.Background(), q, rows) // record the call, answer nil
 	<-s.release
 	return nil
 }
@@ -30,11 +31,11 @@ func TestDispatcherShutdownSettlesAnsweredPOSTs(t *testing.T) {
 		defer stopAbort()
 		s := &gatedSender{release: make(chan struct{})}
 		q := newMemQueue()
-		o := Options{Abort: abort, Queue: q, Sender: s, Classify: testClassify,
+		o := Options{Abort: abort, Queue: q, Destination: s,
 			Jitter: func(d time.Duration) time.Duration { return d }}
 		o.Dataset.Name = "ds"
 		o.Dataset.Tables = []config.Table{{Name: "a"}}
-		o.Dataset.Limits.RowsPerPost = 100
+		s.limits.Rates.RowsPerPost = 100
 		d := NewDispatcher(o)
 		ctx, stop := context.WithCancel(context.Background())
 		done := make(chan error, 1)

@@ -96,12 +96,26 @@ type service struct {
 	rows        int
 }
 
-func (s *service) PostRows(ctx context.Context, _, _ string, _ uint64, rows [][]byte) error {
+// serviceDest is one instance's Destination onto the shared service, with its own limits.
+type serviceDest struct {
+	svc    *service
+	limits Limits
+}
+
+func (d serviceDest) Limits() Limits { return d.limits }
+
+func (serviceDest) Classify(err error) Outcome { return testClassify(err) }
+
+func (d serviceDest) Send(ctx context.Context, _ spool.QueueKey, rows []spool.Row) error {
+	return d.svc.post(ctx, len(rows))
+}
+
+func (s *service) post(ctx context.Context, rows int) error {
 	s.mu.Lock()
 	s.pending++
 	s.peakPending = max(s.peakPending, s.pending)
 	s.posts = append(s.posts, time.Now())
-	s.rows += len(rows)
+	s.rows += rows
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
@@ -157,8 +171,8 @@ type instance struct {
 func startInstance(svc *service, l config.Limits) *instance {
 	in := &instance{q: newMemQueue(), done: make(chan error, 1)}
 	in.q.append(keyA, 40_000)
-	in.d = NewDispatcher(Options{Dataset: config.Dataset{Name: "ds", Retention: "basicFIFO", Limits: l,
-		Tables: []config.Table{{Name: "a"}}}, Queue: in.q, Sender: svc, Classify: testClassify, ShareSources: 1})
+	in.d = NewDispatcher(Options{Dataset: config.Dataset{Name: "ds", Tables: []config.Table{{Name: "a"}}},
+		Queue: in.q, Destination: serviceDest{svc: svc, limits: Limits{Rates: l, Retention: "basicFIFO"}}, ShareSources: 1})
 	var ctx context.Context
 	ctx, in.cancel = context.WithCancel(context.Background())
 	go func() { in.done <- in.d.Run(ctx) }()

@@ -3,8 +3,6 @@ package batcher
 import (
 	"slices"
 	"time"
-
-	"github.com/pbi-pusher/pbi-pusher/sink"
 )
 
 // This file is a discrete-event harness for the Scheduler: virtual time jumps from event to
@@ -69,7 +67,7 @@ type simPost struct {
 	at     time.Time
 	table  string
 	rows   int
-	class  sink.Class
+	class  Class
 	maxLat time.Duration // longest wait of one of its rows since append
 }
 
@@ -83,7 +81,7 @@ type flight struct {
 // server decides the outcome of a POST of chunks of table at now.
 type server func(now time.Time, table string, rows []chunk) Outcome
 
-func okServer(time.Time, string, []chunk) Outcome { return Outcome{Class: sink.OK} }
+func okServer(time.Time, string, []chunk) Outcome { return Outcome{Class: OK} }
 
 type sim struct {
 	s        *Scheduler
@@ -182,9 +180,9 @@ func (m *sim) finishDue() {
 // settle does what the dispatcher does with the batch: Ack, Nack or dead-letter.
 func (m *sim) settle(f flight) {
 	switch {
-	case f.out.Class == sink.OK:
+	case f.out.Class == OK:
 		m.accepted[f.tk.Table] += f.tk.Rows
-	case f.out.Class == sink.Rejected && f.tk.Rows == 1:
+	case f.out.Class == Rejected && f.tk.Rows == 1:
 		m.dead = append(m.dead, f.chunks[0].seq)
 	default:
 		m.q[f.tk.Table].nack(f.chunks)
@@ -215,7 +213,7 @@ func maxInWindowFrom(posts []simPost, from int, span time.Duration, weight func(
 func rowsOf(p simPost) int { return p.rows }
 
 func acceptedRows(p simPost) int {
-	if p.class == sink.OK {
+	if p.class == OK {
 		return p.rows
 	}
 	return 0

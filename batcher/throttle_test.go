@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
-	"github.com/pbi-pusher/pbi-pusher/sink"
 	"golang.org/x/time/rate"
 )
 
@@ -22,7 +21,7 @@ func bucketServer(frac float64, noRetryAfter bool) server {
 		}
 		need := max((float64(n)-rows.TokensAt(now))/float64(rows.Limit()), (1-posts.TokensAt(now))/float64(posts.Limit()))
 		if need > 0 {
-			o := Outcome{Class: sink.Throttled, RetryAfter: time.Duration(math.Ceil(need)) * time.Second}
+			o := Outcome{Class: Throttled, RetryAfter: time.Duration(math.Ceil(need)) * time.Second}
 			if noRetryAfter {
 				o.RetryAfter = 0
 			}
@@ -30,7 +29,7 @@ func bucketServer(frac float64, noRetryAfter bool) server {
 		}
 		rows.ReserveN(now, n)
 		posts.ReserveN(now, 1)
-		return Outcome{Class: sink.OK}
+		return Outcome{Class: OK}
 	}
 }
 
@@ -46,10 +45,10 @@ func windowServer(frac float64) server {
 		w.prune(now)
 		wait := max(w.rowsWait(now, n, rowsLimit), w.countWait(now, minute, postsLimit))
 		if wait > 0 {
-			return Outcome{Class: sink.Throttled, RetryAfter: wait.Round(time.Second) + time.Second}
+			return Outcome{Class: Throttled, RetryAfter: wait.Round(time.Second) + time.Second}
 		}
 		w.add(now, n)
-		return Outcome{Class: sink.OK}
+		return Outcome{Class: OK}
 	}
 }
 
@@ -125,9 +124,9 @@ func TestGreedyBurstThrottledLowersMultiplier(t *testing.T) {
 			m.srv = func(time.Time, string, []chunk) Outcome {
 				n++
 				if n%tc.every == 0 {
-					return Outcome{Class: sink.Throttled, RetryAfter: time.Second}
+					return Outcome{Class: Throttled, RetryAfter: time.Second}
 				}
-				return Outcome{Class: sink.OK}
+				return Outcome{Class: OK}
 			}
 			m.q["a"].push(tc.backlog, t0)
 			m.run(t0.Add(2 * time.Minute))

@@ -3,8 +3,6 @@ package batcher
 import (
 	"testing"
 	"time"
-
-	"github.com/pbi-pusher/pbi-pusher/sink"
 )
 
 // The large tier starts once the service may hold LargeTableRows rows: rows delivered, rows
@@ -32,7 +30,7 @@ func TestLargeTierCountsPossibleDuplicates(t *testing.T) {
 			if tc.failed > 0 {
 				s.SetBacklog("a", tc.failed, t0)
 				tk := s.Sent(t0, "a", tc.failed)
-				s.Result(t0.Add(time.Second), tk, Outcome{Class: sink.Retryable})
+				s.Result(t0.Add(time.Second), tk, Outcome{Class: Retryable})
 			}
 			if got := s.Usage(t0.Add(time.Second)).LargeTier; got != tc.want {
 				t.Errorf("large tier %v, want %v", got, tc.want)

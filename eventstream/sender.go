@@ -223,7 +223,16 @@ func (s *Sender) Send(ctx context.Context, table string, msgs []Message) error {
 	if !failed {
 		return nil
 	}
-	return s.result(ctx, errs)
+	err := s.result(ctx, errs)
+	if Classify(err) == Retryable && ctx.Err() == nil && connectionClosed(err) {
+		// A broker closes the connection on a failed SASL authentication: find out whether that
+		// is what happened, so wrong credentials stop this destination with a clear error
+		// instead of being retried for ever.
+		if cerr := s.Check(ctx); Classify(cerr) == Fatal {
+			return cerr
+		}
+	}
+	return err
 }
 
 // write sends km[idx...] with w and stores each message's error in errs.

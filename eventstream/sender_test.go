@@ -215,6 +215,8 @@ func TestWrongConnectionStringIsAClearFatalErrorWithoutTheSecret(t *testing.T) {
 		t.Fatal("Send with a wrong connection string succeeded")
 	} else if strings.Contains(err.Error(), "WRONGkeyVALUE") {
 		t.Errorf("send error contains the secret: %v", err)
+	} else if c := eventstream.Classify(err); c != eventstream.Fatal {
+		t.Errorf("send error %v: class %v, want fatal", err, c)
 	}
 }
 

@@ -27,6 +27,9 @@ type Writer struct {
 	Table Coercer
 	Spool Appender
 	Now   func() time.Time // nil = time.Now
+	// Positions stores each row's source position with it (a destination sends it along, e.g.
+	// as an Eventstream message header). Default false: rows only.
+	Positions bool
 }
 
 // Result counts what one Write did.
@@ -58,6 +61,9 @@ func (w *Writer) Write(ctx context.Context, source string, recs []Record, checkp
 			var row []byte
 			if row, err = w.Table.Coerce(r.Fields, at); err == nil {
 				sw.Rows = append(sw.Rows, row)
+				if w.Positions {
+					sw.Positions = append(sw.Positions, Position(source, *r))
+				}
 				continue
 			}
 		}
