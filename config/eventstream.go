@@ -88,6 +88,21 @@ func (t Table) DestinationNames() []string {
 	return t.Destinations
 }
 
+// UsesPowerBI reports whether any table is delivered to Power BI (every table is, unless its
+// destinations leave powerbi out).
+func (c *Config) UsesPowerBI() bool {
+	for _, ds := range c.Datasets {
+		for _, t := range ds.Tables {
+			for _, d := range t.DestinationNames() {
+				if d == DestinationPowerBI {
+					return true
+				}
+			}
+		}
+	}
+	return len(c.Datasets) == 0
+}
+
 // Eventstream returns the eventstreams entry called name.
 func (c *Config) Eventstream(name string) (*Eventstream, bool) {
 	for i := range c.Eventstreams {

@@ -78,7 +78,9 @@ type ValidateOptions struct {
 func (c *Config) ValidateWith(opts ValidateOptions) error {
 	p := &problems{c: c, skipCreds: opts.AllowMissingCredentials}
 	c.validatePowerBI(p)
-	c.Auth.validate(p)
+	if c.UsesPowerBI() {
+		c.Auth.validate(p) // tables only for eventstreams need no Power BI credentials
+	}
 	p.oneOf("spool.when_full", c.Spool.WhenFull, "block", "drop_oldest")
 	if c.Spool.MaxBytes < 0 {
 		p.add("spool.max_bytes", "must not be negative")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pbi-pusher/pbi-pusher/batcher"
 	"github.com/pbi-pusher/pbi-pusher/ingest"
+	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
 // recordsPerWrite is how many records one durable spool write carries: large enough that fsyncs
@@ -37,13 +38,16 @@ type BackfillOptions struct {
 	// GiveUpAfter, when > 0, ends the backfill with an error once Power BI has been unreachable
 	// (or failing) that long without a break. 0 waits as long as it takes.
 	GiveUpAfter time.Duration
+	// Destinations, if set, is called once at the end with each destination's acknowledged rows
+	// this run (keys: powerbi, eventstream/NAME), when the table goes to an eventstream.
+	Destinations func(map[string]int64)
 }
 
 // Progress is a snapshot of a running backfill.
 type Progress struct {
 	Read      int64 // records read this run (good and bad)
 	Spooled   int64 // rows durably spooled this run
-	Delivered int64 // rows Power BI acknowledged this run
+	Delivered int64 // rows every destination of the table acknowledged this run
 	Rejected  int64 // rows dead-lettered this run (schema or Power BI)
 	Resumed   int64 // records skipped because an earlier run already spooled them
 	Backlog   int   // rows of the table still waiting in the spool
@@ -74,7 +78,11 @@ func (p *Pipeline) Backfill(ctx context.Context, o BackfillOptions) (Summary, er
 	if err != nil {
 		return Summary{}, err
 	}
-	bf := &backfill{p: p, o: o, w: w, start: time.Now(), deliveredAt0: p.Spool.Delivered(w.Queue), dead0: p.Spool.Stats().DeadLetters}
+	bf := &backfill{p: p, o: o, w: w, start: time.Now(), dests: p.Destinations(w.Queue), deliveredAt0: map[string]int64{},
+		dead0: p.Spool.Stats().DeadLetters}
+	for _, d := range bf.dests {
+		bf.deliveredAt0[d] = p.Spool.Destination(d).Delivered(w.Queue)
+	}
 	runCtx, stopRun := context.WithCancel(ctx)
 	defer stopRun()
 	fatalCh := make(chan error, 1)
@@ -101,6 +109,9 @@ func (p *Pipeline) Backfill(ctx context.Context, o BackfillOptions) (Summary, er
 	if o.Progress != nil {
 		o.Progress(sum)
 	}
+	if o.Destinations != nil && (len(bf.dests) > 1 || bf.dests[0] != spool.PowerBI) {
+		o.Destinations(bf.byDestination())
+	}
 	if err == nil && sum.Rejected > 0 {
 		err = fmt.Errorf("%d %w (see `pbi-pusher spool dead-letters`)", sum.Rejected, ErrRejectedRows)
 	}
@@ -123,7 +134,8 @@ type backfill struct {
 	o            BackfillOptions
 	w            *ingest.Writer
 	start        time.Time
-	deliveredAt0 int64
+	dests        []string         // the table's destinations (spool names)
+	deliveredAt0 map[string]int64 // per destination
 	dead0        int
 
 	mu                       sync.Mutex
@@ -201,12 +213,15 @@ func (b *backfill) waiting() string {
 	return h.Reason
 }
 
-// drained reports whether nothing of the table is waiting or in flight.
+// drained reports whether nothing of the table is waiting or in flight, for every destination.
 func (b *backfill) drained() bool {
-	if b.p.Spool.Backlog(b.w.Queue).Rows > 0 {
-		return false
+	for _, d := range b.dests {
+		v := b.p.Spool.Destination(d)
+		if v.Backlog(b.w.Queue).Rows > 0 || v.InFlight(b.w.Queue) > 0 {
+			return false
+		}
 	}
-	return b.p.Spool.Stats().InFlight == 0
+	return true
 }
 
 func (b *backfill) setReading(v bool) {
@@ -220,18 +235,33 @@ func (b *backfill) snapshot(reading bool) Progress {
 	defer b.mu.Unlock()
 	dead := int64(b.p.Spool.Stats().DeadLetters - b.dead0)
 	pr := Progress{
-		Read:      b.read,
-		Spooled:   b.spooled,
-		Delivered: b.p.Spool.Delivered(b.w.Queue) - b.deliveredAt0,
-		Rejected:  max(dead, b.schemaBad),
-		Resumed:   b.resumed,
-		Backlog:   b.p.Spool.Backlog(b.w.Queue).Rows,
-		Elapsed:   time.Since(b.start),
-		Reading:   reading && b.reading,
-		Waiting:   b.waiting(),
+		Read:     b.read,
+		Spooled:  b.spooled,
+		Rejected: max(dead, b.schemaBad),
+		Resumed:  b.resumed,
+		Elapsed:  time.Since(b.start),
+		Reading:  reading && b.reading,
+		Waiting:  b.waiting(),
+	}
+	for i, d := range b.dests {
+		v := b.p.Spool.Destination(d)
+		n := v.Delivered(b.w.Queue) - b.deliveredAt0[d]
+		if i == 0 || n < pr.Delivered {
+			pr.Delivered = n
+		}
+		pr.Backlog = max(pr.Backlog, v.Backlog(b.w.Queue).Rows)
 	}
 	b.forecast(&pr)
 	return pr
+}
+
+// byDestination returns each destination's acknowledged rows this run.
+func (b *backfill) byDestination() map[string]int64 {
+	out := map[string]int64{}
+	for _, d := range b.dests {
+		out[d] = b.p.Spool.Destination(d).Delivered(b.w.Queue) - b.deliveredAt0[d]
+	}
+	return out
 }
 
 // forecast fills the ETA from the drain model (batcher.ForecastDrain, as the dry-run plan and

@@ -12,12 +12,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/auth"
 	"github.com/pbi-pusher/pbi-pusher/batcher"
 	"github.com/pbi-pusher/pbi-pusher/config"
+	"github.com/pbi-pusher/pbi-pusher/eventstream"
 	"github.com/pbi-pusher/pbi-pusher/ingest"
 	"github.com/pbi-pusher/pbi-pusher/schema"
 	"github.com/pbi-pusher/pbi-pusher/sink"
@@ -41,6 +43,8 @@ type Pipeline struct {
 	Spool  *spool.Spool
 	Sink   *sink.Client
 	tables map[spool.QueueKey]*schema.Table
+	// eventstreams are the eventstreams entries some table is delivered to, by name.
+	eventstreams map[string]*eventstream.Destination
 
 	wrapQueue func(batcher.Queue) batcher.Queue
 
@@ -82,7 +86,23 @@ func Open(ctx context.Context, cfg *config.Config, o Options) (*Pipeline, error)
 		p.health[ds.Name] = newHealth(ds.Name, log.With("component", "sink"), p.waitingRows(ds))
 		p.revive[ds.Name] = make(chan struct{}, 1)
 	}
+	for _, e := range cfg.Eventstreams {
+		p.revive[EventstreamPrefix+e.Name] = make(chan struct{}, 1)
+	}
+	if err := p.registerDestinations(); err != nil {
+		_ = sp.Close()
+		return nil, err
+	}
+	if err := p.openEventstreams(ctx, o); err != nil {
+		_ = p.closeEventstreams()
+		_ = sp.Close()
+		return nil, err
+	}
+	if !cfg.UsesPowerBI() {
+		return p, nil // every table goes to eventstreams: no Power BI credentials needed
+	}
 	if err := p.openSink(o); err != nil {
+		_ = p.closeEventstreams()
 		_ = sp.Close()
 		return nil, err
 	}
@@ -122,7 +142,8 @@ func (p *Pipeline) openSink(o Options) error {
 		}
 	}
 	p.tokens = &swapTokens{cur: tokens}
-	sk, err := sink.New(sink.Options{Config: p.cfg, Tokens: p.tokens, Store: p.Spool, HTTPClient: hc, Logger: p.log.With("component", "sink")})
+	pcfg, _ := powerBIConfig(p.cfg) // the datasets and tables delivered to Power BI
+	sk, err := sink.New(sink.Options{Config: pcfg, Tokens: p.tokens, Store: p.Spool, HTTPClient: hc, Logger: p.log.With("component", "sink")})
 	if err != nil {
 		return fmt.Errorf("sink: %w", err)
 	}
@@ -137,15 +158,18 @@ func (p *Pipeline) Writer(ref string) (*ingest.Writer, error) {
 		return nil, err
 	}
 	q := spool.QueueKey{Dataset: ds.Name, Table: t.Name}
-	return &ingest.Writer{Queue: q, Table: p.tables[q], Spool: p.Spool}, nil
+	// Rows for an eventstream keep their source position (a message header).
+	positions := slices.ContainsFunc(t.DestinationNames(), func(d string) bool { return d != config.DestinationPowerBI })
+	return &ingest.Writer{Queue: q, Table: p.tables[q], Spool: p.Spool, Positions: positions}, nil
 }
 
 // Config returns the configuration the pipeline was opened with.
 func (p *Pipeline) Config() *config.Config { return p.cfg }
 
-// Start starts one supervisor per dataset: it resolves the dataset (signing in) with capped,
-// jittered backoff, then runs its dispatcher, which posts until ctx is done and lets in-flight
-// POSTs finish until abort is done. A permanent answer (no permission, not a push dataset)
+// Start starts one supervisor per destination. A Power BI dataset's resolves the dataset
+// (signing in) with capped, jittered backoff, then runs its dispatcher, which posts until ctx is
+// done and lets in-flight POSTs finish until abort is done; an eventstreams entry's runs its
+// dispatcher (see startEventstreams). A permanent answer (no permission, not a push dataset)
 // parks the dataset: its rows stay spooled, the others keep flowing, and Revive tries again.
 // onPermanent (optional, must not block) learns of every permanent failure: a parked dataset,
 // or credentials refused for good. The returned wait blocks until every supervisor returned.
@@ -159,22 +183,22 @@ func (p *Pipeline) Start(ctx, abort context.Context, onPermanent func(dataset st
 
 // start is Start with the share of the limits a backlog leaves to live rows (0 for a backfill).
 func (p *Pipeline) start(ctx, abort context.Context, reserve float64, onPermanent func(dataset string, err error)) (wait func()) {
-	var queue batcher.Queue = p.Spool
-	if p.wrapQueue != nil {
-		queue = p.wrapQueue(queue)
-	}
 	sender := observedSender{next: p.Sink, health: func(ds string) *health { return p.health[ds] }}
 	var wg sync.WaitGroup
 	budget := batcher.NewBudget(int64(p.cfg.Batch.MaxInflightBytes))
 	for _, ds := range p.cfg.Datasets {
+		pds := powerBITables(ds) // the tables delivered to Power BI
+		if len(pds.Tables) == 0 || p.Sink == nil {
+			continue
+		}
 		d := batcher.NewDispatcher(batcher.Options{
-			Dataset: ds,
-			Linger:  time.Duration(p.cfg.Batch.Linger),
-			Queue:   queue,
-			Sender:  sender,
-			Logger:  p.log.With("component", "batcher", "dataset", ds.Name),
-			Abort:   abort,
-			PostLog: p.Spool,
+			Dataset:     pds,
+			Linger:      time.Duration(p.cfg.Batch.Linger),
+			Queue:       p.queue(spool.PowerBI),
+			Destination: sink.Destination{Client: sender, Dataset: pds},
+			Logger:      p.log.With("component", "batcher", "dataset", ds.Name),
+			Abort:       abort,
+			PostLog:     p.Spool,
 			// Live rows get a reserve; with sequence numbers a table's POSTs go one at a time,
 			// in order.
 			LiveReserve: reserve,
@@ -199,6 +223,7 @@ func (p *Pipeline) start(ctx, abort context.Context, reserve float64, onPermanen
 			p.supervise(ctx, ds.Name, d, h)
 		}()
 	}
+	p.startEventstreams(ctx, abort, eventstreamRun{reserve: reserve, budget: budget, onPermanent: onPermanent}, &wg)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -301,9 +326,10 @@ func (p *Pipeline) monitor(ctx context.Context) {
 	}
 }
 
-// Revive retries every parked dataset (SIGHUP); it returns how many were parked.
+// Revive retries every parked dataset and stopped eventstream (SIGHUP); it returns how many were
+// parked.
 func (p *Pipeline) Revive() int {
-	n := 0
+	n := p.reviveEventstreams()
 	for _, ds := range p.cfg.Datasets {
 		if p.health[ds.Name].revive() {
 			n++
@@ -352,8 +378,8 @@ func (p *Pipeline) Dispatcher(dataset string) *batcher.Dispatcher {
 	return p.dispatchers[dataset]
 }
 
-// Close closes the spool. Call it after Run returned.
-func (p *Pipeline) Close() error { return p.Spool.Close() }
+// Close closes the eventstream connections and the spool. Call it after Run returned.
+func (p *Pipeline) Close() error { return errors.Join(p.closeEventstreams(), p.Spool.Close()) }
 
 // UnknownFields returns how many input fields of q's table mapped to no column and were ignored.
 func (p *Pipeline) UnknownFields(q spool.QueueKey) int64 {

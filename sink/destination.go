@@ -11,8 +11,13 @@ import (
 // Destination is one Power BI push dataset as a batcher.Destination: the dataset's limits
 // (rolling windows), POST rows, and this package's classification of the answer.
 type Destination struct {
-	Client  *Client
+	Client  Poster         // *Client, or a wrapper that observes its answers
 	Dataset config.Dataset // name, retention, limits
+}
+
+// Poster posts rows (Client.PostRows).
+type Poster interface {
+	PostRows(ctx context.Context, dataset, table string, seq uint64, rows [][]byte) error
 }
 
 // Limits returns the dataset's configured limits.

@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,7 +69,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			Paths: fs.Args(), Stdin: os.Stdin}, stdout, stderr)
 	}
 	pipeline.LogHeaderNotes(log, notes)
-	if *useEmu || noCredentials(cfg) {
+	if (*useEmu || noCredentials(cfg)) && cfg.UsesPowerBI() {
 		stop, err := startEmbedded(cfg, log)
 		if err != nil {
 			fmt.Fprintf(stderr, "pbi-pusher backfill: %v\n", err)
@@ -92,10 +94,12 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if tty {
 		interval = 500 * time.Millisecond
 	}
+	var byDest map[string]int64
 	sum, err := p.Backfill(ctx, pipeline.BackfillOptions{
 		Table: *table, Format: *format, Encoding: *encoding, Paths: fs.Args(), Stdin: os.Stdin,
 		Progress: func(x pipeline.Progress) { disp.Update(progress.Snapshot(x)) }, Interval: interval, Total: total,
-		GiveUpAfter: *giveUp,
+		GiveUpAfter:  *giveUp,
+		Destinations: func(m map[string]int64) { byDest = m },
 	})
 	switch {
 	case ctx.Err() != nil:
@@ -105,7 +109,7 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	default:
 		disp.Done()
 	}
-	printSummary(stdout, sum)
+	printSummary(stdout, sum, byDest)
 	switch {
 	case err == nil:
 		return exitOK
@@ -124,9 +128,14 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	}
 }
 
-func printSummary(w io.Writer, s pipeline.Summary) {
+// printSummary prints the backfill's summary; byDest (when the table goes to an eventstream)
+// adds each destination's delivered rows.
+func printSummary(w io.Writer, s pipeline.Summary, byDest map[string]int64) {
 	fmt.Fprintf(w, "rows read: %d\nrows delivered: %d\nrows rejected: %d\nelapsed: %s\n",
 		s.Read, s.Delivered, s.Rejected, s.Elapsed.Round(time.Millisecond))
+	for _, name := range slices.Sorted(maps.Keys(byDest)) {
+		fmt.Fprintf(w, "rows delivered to %s: %d\n", name, byDest[name])
+	}
 	if s.Resumed > 0 {
 		fmt.Fprintf(w, "resumed after: %d records already spooled by an earlier run\n", s.Resumed)
 	}

@@ -231,14 +231,16 @@ func (d *daemon) open(ctx context.Context) error {
 		return fmt.Errorf("http client: %w", err)
 	}
 	d.hc = hc
-	tok, err := d.tokens(d.cfg)
-	if err != nil {
-		return err
+	o := pipeline.Options{Logger: d.log, HTTPClient: d.metrics.HTTPClient(hc), WrapQueue: d.metrics.Queue}
+	if d.cfg.UsesPowerBI() { // tables only for eventstreams need no Power BI token
+		tok, err := d.tokens(d.cfg)
+		if err != nil {
+			return err
+		}
+		o.Tokens = tok
 	}
 	limitMemory(d.cfg)
-	p, err := pipeline.Open(ctx, d.cfg, pipeline.Options{
-		Logger: d.log, HTTPClient: d.metrics.HTTPClient(hc), Tokens: tok, WrapQueue: d.metrics.Queue,
-	})
+	p, err := pipeline.Open(ctx, d.cfg, o)
 	if err != nil {
 		return err
 	}
