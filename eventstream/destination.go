@@ -13,17 +13,23 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
-// maxRowsPerSend bounds the rows of one send (one WriteMessages call, split by kafka-go into
-// requests of at most the request budget per partition).
-const maxRowsPerSend = 10_000
+// A send is one WriteMessages call, which kafka-go splits into produce requests of at most the
+// request budget per partition. maxRowsPerSend and requestsPerSend bound it, so a backlog goes
+// out in few sends (the scheduler logs every send of the last hour).
+const (
+	maxRowsPerSend  = 10_000
+	requestsPerSend = 8
+	maxBytesPerSend = 16 << 20
+)
 
 // Destination is an eventstreams entry as a batcher.Destination: its limits (events and bytes
 // per second, the request budget), its send and its classification.
 type Destination struct {
-	s      *Sender
-	events *rate.Limiter
-	bytes  *rate.Limiter
-	rows   int // rows per send
+	s         *Sender
+	events    *rate.Limiter
+	bytes     *rate.Limiter
+	rows      int // rows per send
+	sendBytes int // row bytes per send
 }
 
 // NewDestination returns the destination of s, paced to its configured events/s and bytes/s.
@@ -37,19 +43,21 @@ func NewDestination(s *Sender) *Destination {
 		bps = 1_000_000
 	}
 	rows := min(maxRowsPerSend, eps)
+	sendBytes := min(maxBytesPerSend, requestsPerSend*s.maxBytes)
 	return &Destination{
-		s:      s,
-		rows:   rows,
-		events: rate.NewLimiter(rate.Limit(eps), max(eps, rows)),
-		bytes:  rate.NewLimiter(rate.Limit(bps), max(bps, s.maxBytes)),
+		s:         s,
+		rows:      rows,
+		sendBytes: sendBytes,
+		events:    rate.NewLimiter(rate.Limit(eps), max(eps, rows)),
+		bytes:     rate.NewLimiter(rate.Limit(bps), max(bps, sendBytes)),
 	}
 }
 
 // Sender returns the underlying sender.
 func (d *Destination) Sender() *Sender { return d.s }
 
-// Limits: a send carries at most a second of events and the request budget of bytes; the
-// rolling hour holds events/s × 3600 rows. Sends are paced to events/s and bytes/s in Send.
+// Limits: a send carries at most a second of events (and 10,000) and a few requests' worth of
+// bytes; the rolling hour holds events/s × 3600 rows. Send paces to events/s and bytes/s.
 func (d *Destination) Limits() batcher.Limits {
 	eps := float64(d.events.Limit())
 	perHour := int(min(math.MaxInt32, eps*3600))
@@ -57,7 +65,7 @@ func (d *Destination) Limits() batcher.Limits {
 		Rates: batcherRates(d.rows, perHour),
 		// No large tier: that is Power BI's rule for retention-None tables.
 		Retention: "basicFIFO",
-		MaxBytes:  d.s.maxBytes,
+		MaxBytes:  d.sendBytes,
 	}
 }
 
@@ -119,7 +127,7 @@ func batcherRates(rowsPerSend, rowsPerHour int) config.Limits {
 		RowsPerPost:       rowsPerSend,
 		PostsPerMinute:    600, // the per-second pacing in Send binds first
 		RowsPerHour:       rowsPerHour,
-		PendingPosts:      4,
+		PendingPosts:      2,
 		PostsPerHourLarge: 600 * 60,
 		LargeTableRows:    math.MaxInt32,
 	}

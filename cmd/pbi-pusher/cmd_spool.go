@@ -385,6 +385,9 @@ func (c *spoolCmd) deadLetters(b spoolBackend) error {
 		if d.Dataset != "" {
 			queue = d.Dataset + "/" + d.Table
 		}
+		if d.Destination != "" {
+			queue += " → " + d.Destination
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", d.ID, queue, d.At.Format(time.RFC3339),
 			orDash(d.Position), oneLine(d.Reason, 80), oneLine(d.Data, 60))
 	}
