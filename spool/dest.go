@@ -54,6 +54,14 @@ type fanout struct {
 	dests map[string]*destState
 }
 
+// dest returns the state of destination name (nil when f is nil or name is not one of them).
+func (f *fanout) dest(name string) *destState {
+	if f == nil {
+		return nil
+	}
+	return f.dests[name]
+}
+
 func (st *destState) done(seq uint64) bool {
 	if st.cursor == 0 || seq < st.cursor {
 		return true

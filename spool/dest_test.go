@@ -85,6 +85,9 @@ func TestDestinationsKeepRowsUntilEveryDestinationIsDone(t *testing.T) {
 	if err := pbi.Ack(b2); err != nil {
 		t.Fatal(err)
 	}
+	if got := s.Delivered(qA); got != 6 {
+		t.Errorf("Spool.Delivered = %d, want Power BI's 6", got)
+	}
 	if err := pbi.Reject(b1, "400 bad row"); err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,9 @@ func (s *Spool) Backlog(q QueueKey) Backlog {
 func (s *Spool) Delivered(q QueueKey) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if st := s.fanouts[q].dest(PowerBI); st != nil {
+		return st.delivered // a table with other destinations too: Power BI's own count
+	}
 	if qs := s.st.queues[q]; qs != nil {
 		return qs.delivered
 	}

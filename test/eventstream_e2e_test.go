@@ -154,6 +154,11 @@ func esHeader(m kafka.Message, key string) string {
 // esConfig writes a config whose table Telemetry/Readings goes to dests; emu may be nil (no
 // Power BI). extra is appended to the eventstreams entry.
 func esConfig(t *testing.T, dir string, emu *emulatortest.Emulator, b *esBroker, dests, extra string) string {
+	return esConfigLimits(t, dir, emu, b, dests, extra, limits{rowsPerPost: 10000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5})
+}
+
+// esConfigLimits is esConfig with the Power BI dataset's limits l.
+func esConfigLimits(t *testing.T, dir string, emu *emulatortest.Emulator, b *esBroker, dests, extra string, l limits) string {
 	t.Helper()
 	var cfg strings.Builder
 	if emu != nil {
@@ -174,7 +179,7 @@ eventstreams:
     tls:
       ca_file: %s
 %s`, filepath.Join(dir, "spool.db"), b.addr, b.caFile, extra)
-	ds := datasetsYAML(limits{rowsPerPost: 10000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5})
+	ds := datasetsYAML(l)
 	ds = strings.Replace(ds, "      - name: Readings\n", "      - name: Readings\n        destinations: "+dests+"\n", 1)
 	cfg.WriteString(ds)
 	path := filepath.Join(dir, "config.yaml")
@@ -423,7 +428,9 @@ func TestEventstreamDualWriteEmulatorOutage(t *testing.T) {
 	want := genRows(0, n)
 	input := filepath.Join(dir, "rows.jsonl")
 	writeJSONL(t, input, want)
-	cfg := esConfig(t, dir, emu, b, "[powerbi, fabric]", fmt.Sprintf("    events_per_second: %d\n", perSecond))
+	// Power BI at 500 rows/POST, 60 POSTs/min: 80 s for every row, so the outage hits it mid-run.
+	cfg := esConfigLimits(t, dir, emu, b, "[powerbi, fabric]", fmt.Sprintf("    events_per_second: %d\n", perSecond),
+		limits{rowsPerPost: 500, postsPerMinute: 60, rowsPerHour: 1_000_000, pending: 2})
 	p := crashStart(t, dir, "dual", []string{"ES_CONNECTION_STRING=" + esConn, "E2E_TOKEN=" + emu.Token},
 		"backfill", "-config", cfg, "-table", "Telemetry/Readings", input)
 	accepted := func() int64 { return crashAccepted(emu) }
@@ -436,8 +443,8 @@ func TestEventstreamDualWriteEmulatorOutage(t *testing.T) {
 	rate := float64(es1-es0) / dt.Seconds()
 	t.Logf("outage %s: Power BI rows %d → %d; Eventstream records %d → %d (%.0f/s, configured %d/s)",
 		dt.Round(time.Second), pbi0, pbi1, es0, es1, rate, perSecond)
-	if pbi1 != pbi0 {
-		t.Errorf("the emulator stored %d rows while it was down", pbi1-pbi0)
+	if pbi1 != pbi0 || pbi0 >= n {
+		t.Errorf("Power BI side: %d rows before the outage, %d stored while down; want it mid-run and nothing stored", pbi0, pbi1-pbi0)
 	}
 	if rate < 0.8*perSecond || rate > 1.1*perSecond {
 		t.Errorf("Eventstream rate during the Power BI outage %.0f/s, want about %d/s", rate, perSecond)
