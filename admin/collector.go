@@ -20,6 +20,7 @@ type families map[string]family
 var (
 	lTable   = []string{"dataset", "table"}
 	lDataset = []string{"dataset"}
+	lDest    = []string{"destination", "dataset", "table"}
 )
 
 // familySpecs lists name, type, labels and help of every pulled family.
@@ -52,6 +53,11 @@ var familySpecs = []struct {
 	{"sink_state", prometheus.GaugeValue, []string{"dataset", "state"}, "1 for the dataset's current sink state (connecting, up, failing, auth_failed, parked)."},
 	{"sink_last_success_timestamp_seconds", prometheus.GaugeValue, lDataset, "Unix time of the dataset's last successful call to Power BI."},
 	{"sink_errors_total", prometheus.CounterValue, []string{"dataset", "class"}, "Failed calls to Power BI since start, by class (unreachable, server, throttled, rejected, dead_lettered, auth, fatal)."},
+	{"destination_rows_delivered_total", prometheus.CounterValue, lDest, "Rows a destination besides Power BI (eventstream/NAME) acknowledged since the spool file was created."},
+	{"destination_backlog_rows", prometheus.GaugeValue, lDest, "Rows waiting in the spool for a destination besides Power BI (not in flight)."},
+	{"destination_in_flight_rows", prometheus.GaugeValue, lDest, "Rows sent to a destination besides Power BI and not yet answered."},
+	{"destination_sends_total", prometheus.CounterValue, []string{"destination", "outcome"}, "Sends to a destination besides Power BI, by outcome (ok, throttled, retryable, rejected, fatal)."},
+	{"destination_paused_seconds", prometheus.GaugeValue, []string{"destination"}, "Seconds until a destination's current pause (throttling or retry) ends."},
 	{"dataset_rows_this_hour", prometheus.GaugeValue, lDataset, "Rows sent in the rolling hour."},
 	{"dataset_rows_left_this_hour", prometheus.GaugeValue, lDataset, "Rows the rolling-hour budget still allows."},
 	{"dataset_posts_this_minute", prometheus.GaugeValue, lDataset, "POSTs sent in the rolling minute."},
@@ -99,6 +105,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	e.spool(st.Spool)
 	for _, d := range st.Datasets {
 		e.dataset(d, st.Spool != nil)
+	}
+	for _, d := range st.Destinations {
+		e.destination(d)
 	}
 	e.posts(st.Posts)
 	e.tokens(st.Tokens)

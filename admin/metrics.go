@@ -47,7 +47,9 @@ type Sources struct {
 	// ServiceRows returns the rows the service holds in a table (read-back), ok false when
 	// unknown; nil when read-back is off.
 	ServiceRows func(q spool.QueueKey) (rows int64, ok bool)
-	Now         func() time.Time // nil = time.Now
+	// Destinations returns the destinations besides Power BI (eventstreams) and their tables.
+	Destinations func() []DestinationSnapshot
+	Now          func() time.Time // nil = time.Now
 }
 
 // Metrics owns pbi-pusher's metrics: one pull collector and the POST latency histogram,

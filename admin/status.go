@@ -15,7 +15,9 @@ type Status struct {
 	Posts    PostStatus      `json:"posts"`
 	Tokens   TokenStatus     `json:"tokens"`
 	Datasets []DatasetStatus `json:"datasets"`
-	Kafka    []PartitionLag  `json:"kafka_lag,omitempty"`
+	// Destinations are the destinations besides Power BI (eventstreams) tables are delivered to.
+	Destinations []DestinationStatus `json:"destinations,omitempty"`
+	Kafka        []PartitionLag      `json:"kafka_lag,omitempty"`
 	// DeadLettersURL is the live dead-letter API (GET, paged; ?table=DATASET/TABLE&reason=...).
 	DeadLettersURL string `json:"dead_letters_url,omitempty"`
 }
@@ -144,6 +146,9 @@ func (m *Metrics) Status() Status {
 			d.Tables = append(d.Tables, m.tableStatus(src, now, spool.QueueKey{Dataset: ds.Name, Table: t.Name}, ss))
 		}
 		st.Datasets = append(st.Datasets, d)
+	}
+	if src.Destinations != nil {
+		st.Destinations = destinations(now, src.Destinations())
 	}
 	if src.KafkaLag != nil {
 		st.Kafka = src.KafkaLag()

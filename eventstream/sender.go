@@ -114,12 +114,15 @@ func New(o Options) (*Sender, error) {
 		TLS:         s.tls,
 		SASL:        s.sasl,
 	}
-	s.w = s.writer(int64(s.maxBytes), timeout)
-	s.big = s.writer(1<<30, timeout)
+	s.w = s.writer(maxRowsPerSend, int64(s.maxBytes), timeout)
+	s.big = s.writer(1, 1<<30, timeout)
 	return s, nil
 }
 
-func (s *Sender) writer(batchBytes int64, timeout time.Duration) *kafka.Writer {
+// writer returns a kafka-go Writer that puts at most batchSize messages and batchBytes bytes in
+// one produce request. kafka-go allocates batchSize messages for every batch it opens, so
+// batchSize stays at the most one send can carry.
+func (s *Sender) writer(batchSize int, batchBytes int64, timeout time.Duration) *kafka.Writer {
 	var bal kafka.Balancer = &kafka.RoundRobin{}
 	if s.cfg.KeyColumn != "" {
 		bal = &kafka.Hash{}
@@ -129,7 +132,7 @@ func (s *Sender) writer(batchBytes int64, timeout time.Duration) *kafka.Writer {
 		Topic:        s.cfg.Topic,
 		Balancer:     bal,
 		MaxAttempts:  1, // the dispatcher retries: a failure is classified once, here
-		BatchSize:    1 << 20,
+		BatchSize:    batchSize,
 		BatchBytes:   batchBytes,
 		BatchTimeout: 2 * time.Millisecond,
 		ReadTimeout:  timeout,

@@ -234,3 +234,15 @@ func (p *Pipeline) reviveEventstreams() int {
 	}
 	return n
 }
+
+// Eventstreams returns the eventstreams entries in use (spool names, eventstream/NAME) and the
+// table queues delivered to each, in config order.
+func (p *Pipeline) Eventstreams() map[string][]spool.QueueKey {
+	out := map[string][]spool.QueueKey{}
+	for _, e := range p.cfg.Eventstreams {
+		if p.eventstreams[e.Name] != nil {
+			out[EventstreamPrefix+e.Name] = p.eventstreamQueues(e.Name)
+		}
+	}
+	return out
+}

@@ -436,8 +436,9 @@ func TestEventstreamDualWriteEmulatorOutage(t *testing.T) {
 	accepted := func() int64 { return crashAccepted(emu) }
 	time.Sleep(10 * time.Second)
 	down.Store(true)
+	time.Sleep(time.Second) // POSTs already inside the emulator finish
 	pbi0, es0, t0 := accepted(), b.total(t), time.Now()
-	time.Sleep(outage)
+	time.Sleep(outage - time.Second)
 	pbi1, es1, dt := accepted(), b.total(t), time.Since(t0)
 	down.Store(false)
 	rate := float64(es1-es0) / dt.Seconds()

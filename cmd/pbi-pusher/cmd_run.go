@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -251,7 +253,8 @@ func (d *daemon) open(ctx context.Context) error {
 	}
 	d.rb = newReadBack(d.cfg, p, d.log)
 	d.metrics.SetSources(admin.Sources{Spool: p.Spool, Dispatcher: admin.Dispatchers(p.Dispatcher), KafkaLag: d.lags.lag,
-		UnknownFields: p.UnknownFields, Sink: sinkStatus(p), ServiceRows: serviceRows(d.rb)})
+		UnknownFields: p.UnknownFields, Sink: sinkStatus(p), ServiceRows: serviceRows(d.rb),
+		Destinations: destinationStatus(p)})
 	return nil
 }
 
@@ -331,6 +334,28 @@ func sinkStatus(p *pipeline.Pipeline) func(string) *admin.SinkStatus {
 		}
 		return &admin.SinkStatus{State: string(h.State), Reason: h.Reason, Since: h.Since, DownSince: h.Down,
 			LastSuccess: h.LastSuccess, Permanent: h.Permanent, Errors: h.Errors}
+	}
+}
+
+// destinationStatus reports the eventstream destinations: each table's delivered, waiting and
+// in-flight rows, and the dispatcher's budget.
+func destinationStatus(p *pipeline.Pipeline) func() []admin.DestinationSnapshot {
+	return func() []admin.DestinationSnapshot {
+		es := p.Eventstreams()
+		out := make([]admin.DestinationSnapshot, 0, len(es))
+		for _, name := range slices.Sorted(maps.Keys(es)) {
+			s := admin.DestinationSnapshot{Name: name}
+			if d := p.Dispatcher(name); d != nil {
+				s.Dispatcher = d
+			}
+			v := p.Spool.Destination(name)
+			for _, q := range es[name] {
+				s.Tables = append(s.Tables, admin.DestinationTable{Dataset: q.Dataset, Table: q.Table,
+					Delivered: v.Delivered(q), BacklogRows: v.Backlog(q).Rows, InFlightRows: v.InFlight(q)})
+			}
+			out = append(out, s)
+		}
+		return out
 	}
 }
 
