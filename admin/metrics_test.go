@@ -75,6 +75,10 @@ func newFixture(t *testing.T) *fixture {
 			}
 			return nil
 		},
+		Destinations: func() []DestinationSnapshot {
+			return []DestinationSnapshot{{Name: "eventstream/fabric", Dispatcher: f.disp, Tables: []DestinationTable{
+				{Dataset: "Telemetry", Table: "Readings", Delivered: 7, BacklogRows: 3, InFlightRows: 2}}}}
+		},
 		Now: func() time.Time { return t0.Add(90 * time.Second) },
 	})
 	table, err := schema.Compile(cfg.Datasets[0].Tables[0])
