@@ -112,9 +112,17 @@ func (q *bulkQueue) Delivered(k spool.QueueKey) int64 {
 func (q *bulkQueue) Notify() <-chan struct{} { return q.notify }
 
 // latencySender answers every POST OK after a fixed latency (virtual time inside synctest).
-type latencySender struct{ latency time.Duration }
+// latencySender answers every send OK after latency, with the limits given.
+type latencySender struct {
+	latency time.Duration
+	limits  Limits
+}
 
-func (s latencySender) PostRows(ctx context.Context, _, _ string, _ uint64, _ [][]byte) error {
+func (s latencySender) Limits() Limits { return s.limits }
+
+func (latencySender) Classify(err error) Outcome { return testClassify(err) }
+
+func (s latencySender) Send(ctx context.Context, _ spool.QueueKey, _ []spool.Row) error {
 	select {
 	case <-time.After(s.latency):
 		return nil
@@ -144,7 +152,8 @@ func simulateDrain(t *testing.T, c drainCase, latency time.Duration, probe func(
 		d := NewDispatcher(Options{
 			Dataset: config.Dataset{Name: "ds", Retention: c.retention, Limits: c.limits,
 				Tables: []config.Table{{Name: "a"}, {Name: "b"}}},
-			Linger: time.Second, Queue: q, Sender: latencySender{latency}, Classify: testClassify,
+			Linger: time.Second, Queue: q,
+			Destination: latencySender{latency: latency, limits: Limits{Rates: c.limits, Retention: c.retention}},
 		})
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
