@@ -270,7 +270,7 @@ func TestEventstreamBackfillSurvivesSIGKILL(t *testing.T) {
 			t.Fatalf("kill %d: pbi-pusher had already exited (%v)\nstderr:\n%s", k, p.err, tail(p.readStderr(), 30))
 		}
 		p.capture(t)
-		st := esInspect(t, spoolPath, "backfill/"+abs, esDest)
+		st := esInspect(t, spoolPath, "file/"+abs, esDest)
 		if st.delivered[esDest]+int64(st.queued[esDest]) != st.line || st.dead != 0 {
 			t.Fatalf("kill %d: spool ledger: delivered %d + queued %d != checkpoint %d (dead %d)",
 				k, st.delivered[esDest], st.queued[esDest], st.line, st.dead)
@@ -308,7 +308,7 @@ func TestEventstreamBackfillSurvivesSIGKILL(t *testing.T) {
 	if pos := esHeader(msgs[0], "position"); !strings.HasPrefix(pos, input+":") {
 		t.Errorf("position header %q, want %s:LINE", pos, input)
 	}
-	final := esInspect(t, spoolPath, "backfill/"+abs, esDest)
+	final := esInspect(t, spoolPath, "file/"+abs, esDest)
 	if final.queued[esDest] != 0 || final.line != n {
 		t.Errorf("final spool: %d queued, checkpoint %d", final.queued[esDest], final.line)
 	}
