@@ -156,7 +156,10 @@ func NewDispatcher(o Options) *Dispatcher {
 	if d.o.Abort == nil {
 		d.o.Abort = context.Background()
 	}
-	lim := o.Destination.Limits()
+	var lim Limits // no Destination (a dispatcher that never runs): the Power BI defaults
+	if o.Destination != nil {
+		lim = o.Destination.Limits()
+	}
 	d.maxBytes = lim.MaxBytes
 	if d.maxBytes <= 0 {
 		d.maxBytes = DefaultMaxBytes
