@@ -20,7 +20,7 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/pipeline"
 )
 
-const backfillSynopsis = "backfill -config FILE -table DATASET/TABLE [-format jsonl|csv] [-give-up-after DURATION] [-emulator] [-dry-run] PATH... (- = stdin)"
+const backfillSynopsis = "backfill -config FILE -table DATASET/TABLE [-format jsonl|csv] [-encoding utf-8|utf-16|latin1|windows-1252] [-give-up-after DURATION] [-emulator] [-dry-run] PATH... (- = stdin)"
 
 func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("backfill", backfillSynopsis,
