@@ -452,6 +452,11 @@ func ingestKafkaSource(addrs []string, topic, group, extra string) string {
 
 // ingestLagMetric scrapes pbi_pusher_kafka_lag from the admin server: partition → lag.
 func ingestLagMetric(t *testing.T, p *ingestProc) map[string]float64 {
+	return ingestMetric(t, p, "kafka_lag")
+}
+
+// ingestMetric scrapes pbi_pusher_<name> from p's admin server: labels → value.
+func ingestMetric(t *testing.T, p *ingestProc, name string) map[string]float64 {
 	t.Helper()
 	resp, err := http.Get("http://" + p.adminAddr(t) + "/metrics")
 	if err != nil {
@@ -459,7 +464,7 @@ func ingestLagMetric(t *testing.T, p *ingestProc) map[string]float64 {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	re := regexp.MustCompile(`(?m)^pbi_pusher_kafka_lag\{([^}]*)\} (\S+)$`)
+	re := regexp.MustCompile(`(?m)^pbi_pusher_` + regexp.QuoteMeta(name) + `\{([^}]*)\} (\S+)$`)
 	out := map[string]float64{}
 	for _, m := range re.FindAllStringSubmatch(string(body), -1) {
 		v, _ := strconv.ParseFloat(m[2], 64)
