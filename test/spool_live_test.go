@@ -83,8 +83,22 @@ sources:
 	if len(dead) != 2 || !strings.Contains(dead[0].Data, "no-value-1") || !strings.Contains(dead[0].Position, "in.jsonl:31") {
 		t.Fatalf("dead letters of the running agent: %+v", dead)
 	}
+	// Replay maps the record with the agent's config: still missing its required Value, it
+	// stays a dead letter at its position, with the new reason.
+	if out := spoolCmd("replay", "-id", fmt.Sprint(dead[0].ID)); !strings.Contains(out, "replayed 0 dead letters") {
+		t.Fatalf("replay under the unchanged config: %q", out)
+	}
+	// Fix the schema (a default for Value), restart the agent, replay again: rescued.
+	p.signal(syscall.SIGTERM)
+	if code := p.wait(30 * time.Second); code != 0 {
+		t.Fatalf("agent exit %d", code)
+	}
+	fixed := strings.Replace(cfgText, "{name: Value, type: Double, required: true}", "{name: Value, type: Double, default: 0}", 1)
+	cfg = opsWriteConfig(t, dir, fixed)
+	p = opsStart(t, env, "run", "-config", cfg)
+	p.adminURL(20 * time.Second)
 	if out := spoolCmd("replay", "-id", fmt.Sprint(dead[0].ID)); !strings.Contains(out, "replayed 1 dead letters") {
-		t.Fatalf("replay: %q", out)
+		t.Fatalf("replay after the schema fix: %q", out)
 	}
 	ingestAwaitStored(t, emu, 61, 60*time.Second)
 	rows, _ := ingestRows(t, emu)
@@ -110,7 +124,7 @@ sources:
 	})
 	running := map[string]string{}
 	queries := [][]string{{"stats"}, {"dead-letters", "-table", "Telemetry/Readings"}, {"dead-letters", "-json"},
-		{"dead-letters", "-reason", "required", "-json"}}
+		{"dead-letters", "-reason", "required", "-json"}} // the one left: no-value-2
 	for _, q := range queries {
 		running[strings.Join(q, " ")] = spoolCmd(q...)
 	}
