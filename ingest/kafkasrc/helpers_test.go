@@ -66,12 +66,14 @@ func produceValues(t *testing.T, w *kafka.Writer, msgs []kafka.Message) {
 	}
 }
 
-// testOptions are short timings for an in-process broker.
+// testOptions are short timings for an in-process broker. The session and rebalance timeouts
+// stay at Kafka's 6 s minimum default: the whole CI runs with -race on 2 cores, where a member
+// starved for a second lost its session (and its partitions) over and over.
 func testOptions(t *testing.T, w RecordWriter, cp CheckpointReader) Options {
 	return Options{
 		Writer: w, Checkpoints: cp, Logger: testLogger(t),
-		MaxWait: 200 * time.Millisecond, SessionTimeout: time.Second, HeartbeatInterval: 100 * time.Millisecond,
-		RebalanceTimeout: 2 * time.Second, JoinGroupBackoff: 100 * time.Millisecond,
+		MaxWait: 200 * time.Millisecond, SessionTimeout: 6 * time.Second, HeartbeatInterval: 100 * time.Millisecond,
+		RebalanceTimeout: 6 * time.Second, JoinGroupBackoff: 100 * time.Millisecond,
 		CommitTimeout: 2 * time.Second, Linger: 20 * time.Millisecond,
 	}
 }
