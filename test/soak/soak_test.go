@@ -197,9 +197,12 @@ loop:
 	}
 	issued := emu.AAD.Stats().Issued
 	t.Logf("fake Entra ID issued %d tokens for %d runs of the agent (each dies %v after issue)", issued, kills+1, p.tokenLife)
-	if kills == 0 || ds.Failed == 0 || ds.Throttled == 0 || ds.Dropped == 0 || issued <= kills+1 {
-		t.Errorf("faults not exercised: %d kills, %d 500s, %d 429s, %d dropped answers, %d tokens for %d runs",
-			kills, ds.Failed, ds.Throttled, ds.Dropped, issued, kills+1)
+	if kills == 0 || issued <= kills+1 {
+		t.Errorf("faults not exercised: %d kills, %d tokens for %d runs", kills, issued, kills+1)
+	}
+	// A minute makes about a hundred POSTs: a 2% fault may not occur. Ten minutes make enough.
+	if p.run >= 5*time.Minute && (ds.Failed == 0 || ds.Throttled == 0 || ds.Dropped == 0) {
+		t.Errorf("faults not exercised: %d 500s, %d 429s, %d dropped answers", ds.Failed, ds.Throttled, ds.Dropped)
 	}
 }
 
