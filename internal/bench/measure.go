@@ -340,7 +340,7 @@ func measureKill(dir, exe string, rows int, o Options, r *backfillResult) error 
 	if err != nil {
 		return err
 	}
-	if err := waitFor(time.Minute, func() bool { return e.stored("Pusher") >= int64(rows/2) }); err != nil {
+	if err := waitFor(10*time.Minute, func() bool { return e.stored("Pusher") >= int64(rows/2) }); err != nil {
 		c.kill()
 		return fmt.Errorf("pbi-pusher never stored half the rows: %w", err)
 	}
@@ -364,7 +364,7 @@ func measureKill(dir, exe string, rows int, o Options, r *backfillResult) error 
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	if err := waitFor(time.Minute, func() bool { return e.stored("Script") >= int64(rows/2) }); err != nil {
+	if err := waitFor(10*time.Minute, func() bool { return e.stored("Script") >= int64(rows/2) }); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return fmt.Errorf("script never stored half the rows: %w", err)
