@@ -19,9 +19,17 @@
 //	    ├── "delivered" 0x00 <queue> → 8B count of acked rows
 //	    ├── "dropped"                → 8B rows dropped by when_full=drop_oldest
 //	    ├── "requeued"               → 8B in-flight rows re-queued at Open
-//	    └── "requeued" 0x00 <queue>  → 8B the same, per queue (rows Power BI may hold already)
+//	    ├── "requeued" 0x00 <queue>  → 8B the same, per queue (rows Power BI may hold already)
+//	    ├── "dead_evicted"           → 8B dead letters evicted by the dead-letter cap
+//	    └── "clean"                  → JSON clean-shutdown marker: txid of Close's transaction
+//	                                   and the counters (see clean.go)
 //
 //	spool.db.pid                     sidecar: pid of the process holding the file lock
+//
+// The file is untrusted until checked (open.go, pagefile.go): the meta pages are checked against
+// the file size before bbolt maps it, the page tree is checked with pread unless a current
+// clean-shutdown marker vouches for it, and every transaction runs with memory faults turned
+// into errors (guard.go), so a damaged file is moved aside, never a crash.
 //
 // Life of a row: Append puts it in queues/ (with its dead letters and checkpoints, one fsync'd
 // transaction shared by concurrent callers); Take writes its inflight/ marker; Ack deletes row and
