@@ -61,7 +61,7 @@ func (s *Spool) fsAvail() (int64, error) {
 	if err := syscall.Statfs(filepath.Dir(s.path), &fs); err != nil {
 		return 0, fmt.Errorf("statfs %s: %w", filepath.Dir(s.path), err)
 	}
-	return int64(fs.Bavail) * fs.Bsize, nil
+	return int64(fs.Bavail) * int64(fs.Bsize), nil
 }
 
 // diskEstimate is the disk a write may take: bbolt pages are at most half empty after splits,
