@@ -98,7 +98,7 @@ func TestSoak(t *testing.T) {
 		// service keeps the newest 200,000); the rows stay under the hourly 1,000,000.
 		Options: emulator.Options{FailRate: 0.05, ThrottleRate: 0.05, DropRate: 0.02, Seed: uint64(time.Now().UnixNano()),
 			FIFORows: 10_000_000},
-		AAD:     true, AADTokenLifetime: time.Hour, AADTokenDiesAfter: p.tokenLife,
+		AAD: true, AADTokenLifetime: time.Hour, AADTokenDiesAfter: p.tokenLife,
 	})
 	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, topic), kfake.GroupMinSessionTimeout(100*time.Millisecond))
 	if err != nil {
