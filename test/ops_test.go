@@ -91,7 +91,9 @@ func (s *opsNotifySocket) find(kv string) []opsNotification {
 }
 
 // TestOpsSdNotifyReadyWatchdogStopping runs `run` under a fake NOTIFY_SOCKET: READY=1 comes once
-// the spool is open and the dataset exists in the service, WATCHDOG=1 every WATCHDOG_USEC/2,
+// the spool is open and the sources run (README: datasets resolve in the background, so READY=1
+// does not wait for the service; TestOpsReadyzAndMetricsMoveAsRowsFlow holds the resolution and
+// sees READY=1 meanwhile), WATCHDOG=1 every WATCHDOG_USEC/2,
 // RELOADING=1 then READY=1 on SIGHUP, and STOPPING=1 on SIGTERM, followed by a clean exit.
 func TestOpsSdNotifyReadyWatchdogStopping(t *testing.T) {
 	emu := emulatortest.Start(t, emulator.Options{})
@@ -107,9 +109,10 @@ func TestOpsSdNotifyReadyWatchdogStopping(t *testing.T) {
 	admin := p.adminURL(10 * time.Second)
 	opsEventually(t, 15*time.Second, "READY=1", func() bool { return len(sock.find("READY=1")) > 0 })
 	ready := sock.find("READY=1")[0]
-	if !ready.datasetExists || !ready.spoolExists {
-		t.Fatalf("READY=1 arrived before start-up finished: dataset in the service %v, spool file %v", ready.datasetExists, ready.spoolExists)
+	if !ready.spoolExists {
+		t.Fatalf("READY=1 arrived before the spool was open (no spool file)")
 	}
+	t.Logf("READY=1 arrived with the dataset in the service: %v", ready.datasetExists)
 	if !strings.Contains(ready.text, "STATUS=") {
 		t.Errorf("READY datagram has no STATUS=: %q", ready.text)
 	}
