@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"os"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
 	"github.com/pbi-pusher/pbi-pusher/ingest"
 	"github.com/pbi-pusher/pbi-pusher/schema"
+	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
 // ErrInput marks a problem with the command line or an input found before anything was spooled
@@ -132,5 +134,28 @@ func LogHeaderNotes(log *slog.Logger, notes []HeaderNote) {
 			level = slog.LevelWarn
 		}
 		log.Log(context.Background(), level, n.Msg, "input", n.Path)
+	}
+}
+
+// FieldChecker returns the filesrc CheckFields of a `run` source writing to table ref: a header
+// that maps onto no column is logged as ERROR once (its records are dead-lettered, each "no field
+// matched a column"); a partial or case-only mapping is logged once as for backfill.
+func (p *Pipeline) FieldChecker(ref string, log *slog.Logger) func(input string, fields []string, header bool) {
+	ds, t, err := p.cfg.FindTable(ref)
+	if err != nil {
+		return nil
+	}
+	table := p.tables[spool.QueueKey{Dataset: ds.Name, Table: t.Name}]
+	if table == nil {
+		return nil
+	}
+	return func(input string, fields []string, header bool) {
+		notes, err := headerNotes(table, ref, input, fields, header)
+		if err != nil {
+			log.Error("input refused: no field maps to a column; its records are dead-lettered",
+				"input", input, "err", strings.TrimPrefix(err.Error(), ErrInput.Error()+": "))
+			return
+		}
+		LogHeaderNotes(log, notes)
 	}
 }

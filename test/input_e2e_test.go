@@ -223,3 +223,40 @@ func TestInputReplayAfterSchemaFix(t *testing.T) {
 		t.Errorf("delivered %v, want the rescued row Seq 1 (Device unknown, Value 1.5)", rows)
 	}
 }
+
+// TestInputRunRefusesNoMatchFileOnce: a followed CSV whose header maps onto no column is logged
+// as ERROR once and its records are dead-lettered ("no field matched a column"), never sent as
+// {}; a partly mapped one warns once and delivers its rows.
+func TestInputRunRefusesNoMatchFileOnce(t *testing.T) {
+	t.Parallel()
+	l := limits{rowsPerPost: 10000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5}
+	emu := ingestEmulator(t, l, emulator.Options{})
+	dir := t.TempDir()
+	noMatch := inputWrite(t, dir, "a-nomatch.csv", "foo,bar\n1,2\n3,4\n5,6\n")
+	partial := inputWrite(t, dir, "b-partial.csv", "Seq,Device,Extra\n1,a,x\n2,b,y\n")
+	cfg := ingestConfig(t, dir, emu, l, fmt.Sprintf("sources:\n  - type: file\n    table: Telemetry/Readings\n    paths: [%q, %q]\n", noMatch, partial))
+	env := []string{"E2E_TOKEN=" + emu.Token}
+	p := ingestStart(t, "run", cfg, env...)
+	ingestAwaitStored(t, emu, 2, time.Minute, p)
+	time.Sleep(time.Second)
+	p.term(t)
+	if n := len(p.logsWith("input refused: no field maps to a column; its records are dead-lettered")); n != 1 {
+		t.Errorf("refusal logged %d times, want once", n)
+	}
+	if n := countLogs(p.stderr(), "WARN", "maps only partly"); n != 1 {
+		t.Errorf("partial mapping warned %d times, want once", n)
+	}
+	var dead []struct{ Position, Reason string }
+	spoolJSON(t, cfg, "dead-letters", env, &dead)
+	if len(dead) != 3 {
+		t.Fatalf("%d dead letters, want the 3 records of the refused file: %+v", len(dead), dead)
+	}
+	for _, d := range dead {
+		if !strings.Contains(d.Reason, "no field matched a column") || !strings.HasPrefix(d.Position, noMatch+":") {
+			t.Errorf("dead letter %+v", d)
+		}
+	}
+	if n := ingestStored(emu); n != 2 {
+		t.Errorf("emulator stored %d rows, want 2 (no empty rows)", n)
+	}
+}

@@ -94,7 +94,8 @@ func buildSource(cfg *config.Config, i int, name string, deps sourceDeps) (sourc
 	log := deps.log
 	switch sc.Type {
 	case "file", "stdin":
-		return filesrc.New(sc, filesrc.Options{Writer: rw, Checkpoints: deps.p.Spool, Logger: log})
+		return filesrc.New(sc, filesrc.Options{Writer: rw, Checkpoints: deps.p.Spool, Logger: log,
+			CheckFields: deps.p.FieldChecker(sc.Table, log)})
 	case "kafka":
 		// Scale-out: this instance uses only its share of the dataset's limits (batcher/share.go).
 		ds, share, _ := pipeline.KafkaShare(cfg, i)

@@ -71,6 +71,12 @@ func (s *Source) readPass(ctx context.Context, path string, f *os.File, id fileI
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
+	if check := s.opts.CheckFields; check != nil {
+		dec = ingest.WatchFields(dec, func(fields []string, header bool) error {
+			check(path, fields, header)
+			return nil // records that map to no column are dead-lettered one by one
+		})
+	}
 	p := newPump(dec, s.opts.BatchSize, s.fileFlush(path, id))
 	p.halted, p.stopRead = tr.halted, cancel
 	err = p.run(rctx)

@@ -32,6 +32,10 @@ type Options struct {
 	PollInterval time.Duration
 	// BatchSize caps the records of one Write. Default 1000.
 	BatchSize int
+	// CheckFields, if set, is called once per file read (and for stdin) with the CSV header or
+	// the first JSON record's fields, before its first record is written: the caller checks them
+	// against the table and logs the outcome once. nil: no check.
+	CheckFields func(input string, fields []string, header bool)
 	// Stdin is the reader of type stdin. Default os.Stdin.
 	Stdin io.Reader
 }

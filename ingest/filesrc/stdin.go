@@ -25,6 +25,12 @@ func (s *Source) runStdin(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stdin: %w", err)
 	}
+	if check := s.opts.CheckFields; check != nil {
+		dec = ingest.WatchFields(dec, func(fields []string, header bool) error {
+			check(stdinSource, fields, header)
+			return nil
+		})
+	}
 	p := newPump(dec, s.opts.BatchSize, s.stdinFlush)
 	p.detach = true
 	if err := p.run(ctx); err != nil {
