@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"os"
+	"strings"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
 	"github.com/pbi-pusher/pbi-pusher/ingest"
