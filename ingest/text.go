@@ -43,7 +43,7 @@ type UTF8Error struct {
 }
 
 func (e *UTF8Error) Error() string {
-	return fmt.Sprintf("invalid UTF-8: byte 0x%02X at offset %d (declare the file's encoding, e.g. encoding: latin1)", e.Byte, e.Offset)
+	return fmt.Sprintf("invalid UTF-8: byte 0x%02X at offset %d", e.Byte, e.Offset)
 }
 
 // CheckUTF8 returns a *UTF8Error for the first invalid byte of b, whose first byte is at offset

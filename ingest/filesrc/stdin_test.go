@@ -96,3 +96,31 @@ func TestStdinFromFileSharesTheFileCheckpoint(t *testing.T) {
 		t.Errorf("%d rows spooled again", n)
 	}
 }
+
+// TestStdinEncodingsAndInvalidUTF8: stdin honours encoding (latin1) and a UTF-16 BOM, and
+// dead-letters invalid UTF-8 with its line; no U+FFFD reaches a row.
+func TestStdinEncodingsAndInvalidUTF8(t *testing.T) {
+	tests := []struct {
+		name, encoding string
+		in             string
+		rows, dead     []string
+	}{
+		{"invalid utf-8", "", "{\"n\":1}\n{\"n\":2,\"s\":\"M\xfcller\"}\n{\"n\":3}\n", []string{`{"n":1}`, `{"n":3}`}, []string{"stdin:2"}},
+		{"latin1", "latin1", "{\"n\":1,\"s\":\"M\xfcller\"}\n", []string{`{"n":1}`}, nil},
+		{"utf-16 BOM", "", "\xff\xfe{\x00\"\x00n\x00\"\x00:\x004\x00}\x00\n\x00", []string{`{"n":4}`}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newRealEnv(t)
+			src := e.source(t, config.Source{Type: "stdin", Table: "D/T", Format: "jsonl", Encoding: tc.encoding},
+				func(o *filesrc.Options) { o.Stdin = strings.NewReader(tc.in) })
+			runUntilDone(t, src)
+			if got := e.rows(t); !slices.Equal(got, tc.rows) {
+				t.Errorf("rows %q, want %q", got, tc.rows)
+			}
+			if got := e.deadPositions(t); !slices.Equal(got, tc.dead) {
+				t.Errorf("dead letters at %q, want %q", got, tc.dead)
+			}
+		})
+	}
+}

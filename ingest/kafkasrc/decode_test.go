@@ -25,6 +25,10 @@ func TestDecodeMessages(t *testing.T) {
 		{"null", `null`, nil, 1},
 		{"empty", ``, nil, 1},
 		{"broken array", `[{"a":"x"},`, nil, 1},
+		{"invalid UTF-8", "{\"a\":\"M\xfcller\"}", nil, 1},
+		{"invalid UTF-8 in an array", "[{\"a\":\"x\"},{\"a\":\"\xff\"}]", nil, 1},
+		{"lone surrogate escape", `{"a":"\udc00"}`, nil, 1},
+		{"U+FFFD in the input is kept", "{\"a\":\"\xef\xbf\xbd\"}", []string{"\ufffd"}, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -82,4 +86,12 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecodeInvalidUTF8NamesTheOffset: the dead letter's reason names the byte offset in the value.
+func TestDecodeInvalidUTF8NamesTheOffset(t *testing.T) {
+	recs := decodeMessages([]kafka.Message{{Offset: 7, Value: []byte("{\"a\":\"M\xfcller\"}")}})
+	if len(recs) != 1 || recs[0].Err == nil || recs[0].Err.Error() != "kafka value: invalid UTF-8: byte 0xFC at offset 7" {
+		t.Fatalf("records %+v", recs)
+	}
 }
