@@ -237,7 +237,7 @@ func TestProgressNamesTheBindingLimit(t *testing.T) {
 		}
 		fc = ForecastDrain(d.ForecastInput())
 		var buf strings.Builder
-		disp := progress.New(&buf, true, 300_000, 1_000_000, nil)
+		disp := progress.New(&buf, true, 300_000, nil)
 		left := q.Backlog(spool.QueueKey{Dataset: "ds", Table: "a"}).Rows
 		disp.Update(progress.Snapshot{Read: 300_000, Spooled: 300_000, Delivered: 250_000, Backlog: left,
 			Elapsed: time.Minute, ETA: fc.Duration, ETAKnown: true, Binding: fc.BindingNow})

@@ -231,6 +231,13 @@ func (b *backfill) setReading(v bool) {
 }
 
 func (b *backfill) snapshot(reading bool) Progress {
+	pr := b.counts(reading)
+	b.forecast(&pr) // outside b.mu: reading goes on meanwhile
+	return pr
+}
+
+// counts is the snapshot without the ETA.
+func (b *backfill) counts(reading bool) Progress {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	dead := int64(b.p.Spool.Stats().DeadLetters - b.dead0)
@@ -281,10 +288,15 @@ func (b *backfill) forecast(pr *Progress) {
 	}
 	in := d.ForecastInput()
 	in.Target = b.w.Queue.Table
+	found := false
 	for i := range in.Tables {
 		if in.Tables[i].Name == in.Target {
-			in.Tables[i].Backlog = int64(pr.Backlog) + unread
+			in.Tables[i].Backlog, found = int64(pr.Backlog)+unread, true
 		}
+	}
+	if !found {
+		in.Tables = append(in.Tables, batcher.ForecastTable{Name: in.Target, Backlog: int64(pr.Backlog) + unread,
+			Held: b.p.Spool.Delivered(b.w.Queue)})
 	}
 	f := batcher.ForecastDrain(in)
 	pr.ETA, pr.ETAKnown, pr.Binding = f.Duration, true, f.BindingNow

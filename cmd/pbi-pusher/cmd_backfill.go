@@ -86,10 +86,9 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFatal
 	}
 	defer p.Close()
-	ds, _, _ := cfg.FindTable(*table)
 	tty := progress.IsTerminal(stderr)
 	total := estimateRows(fs.Args(), *format)
-	disp := progress.New(stderr, tty, total, ds.Limits.RowsPerHour, log)
+	disp := progress.New(stderr, tty, total, log)
 	interval := 5 * time.Second
 	if tty {
 		interval = 500 * time.Millisecond

@@ -35,7 +35,7 @@ func (d *Display) line() string {
 	b.WriteString("  " + group(int64(d.rate+0.5)) + " rows/s")
 	e := d.eta()
 	b.WriteString("  ETA " + e.text())
-	if e.known && e.bound != "" && e.bound != "rate" {
+	if e.known && e.bound != "" {
 		b.WriteString(" (" + e.bound + ")")
 	}
 	return b.String()

@@ -1,6 +1,6 @@
 // Package progress renders a backfill's progress: on a terminal one line redrawn in place (rows
-// read and delivered, smoothed rate, backlog and an ETA that knows the dataset's hourly row
-// budget), elsewhere a log line every few seconds.
+// read and delivered, smoothed delivery rate, backlog, and the drain model's ETA with the limit
+// that binds), elsewhere a log line every few seconds.
 package progress
 
 import (
@@ -45,7 +45,6 @@ type Display struct {
 	w       io.Writer
 	tty     bool
 	total   int64
-	rph     int
 	log     *slog.Logger
 	width   int
 	mu      sync.Mutex
@@ -58,13 +57,13 @@ type Display struct {
 }
 
 // New returns a display writing to w: a redrawn line when tty, else log lines on log (nil =
-// discard). total is the number of input records (0 if unknown); rowsPerHour is the dataset's
-// limits.rows_per_hour (0 if unlimited).
-func New(w io.Writer, tty bool, total int64, rowsPerHour int, log *slog.Logger) *Display {
+// discard). total is the number of input records (0 if unknown). The ETA comes with each
+// snapshot, from the drain model.
+func New(w io.Writer, tty bool, total int64, log *slog.Logger) *Display {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Display{w: w, tty: tty, total: total, rph: rowsPerHour, log: log}
+	d := &Display{w: w, tty: tty, total: total, log: log}
 	if tty {
 		d.width = Width(w)
 	}

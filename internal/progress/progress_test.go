@@ -83,66 +83,48 @@ func lastLine(out string) string {
 }
 
 func TestTerminalLine(t *testing.T) {
+	budget := "1,000,000 rows/hour"
 	tests := []struct {
 		name   string
 		total  int64
-		rph    int
 		snaps  []Snapshot
 		want   []string
 		absent []string
 	}{
 		{
-			name: "10M rows wait for the hourly budget up front", total: 10_000_000, rph: 1_000_000,
-			snaps: []Snapshot{{Elapsed: time.Second, Reading: true}},
-			want:  []string{"read 0/10,000,000 (0%)", "delivered 0", "backlog 0", "0 rows/s", "ETA ~10h00m (hourly budget)"},
+			name: "10M rows: the model's ETA and binding limit up front", total: 10_000_000,
+			snaps: []Snapshot{{Elapsed: time.Second, Reading: true, ETA: 9 * time.Hour, ETAKnown: true, Binding: budget}},
+			want:  []string{"read 0/10,000,000 (0%)", "delivered 0", "backlog 0", "0 rows/s", "ETA ~9h00m (1,000,000 rows/hour)"},
 		},
 		{
-			name: "budget still binds while the first hour bursts", total: 10_000_000, rph: 1_000_000,
-			snaps: []Snapshot{{Read: 2_000_000, Spooled: 2_000_000, Delivered: 1_000_000, Backlog: 1_000_000, Elapsed: 100 * time.Second, Reading: true}},
-			want:  []string{"read 2,000,000/10,000,000 (20%)", "delivered 1,000,000", "10,000 rows/s", "ETA ~9h00m (hourly budget)"},
+			name: "the large tier named once it binds", total: 300_000,
+			snaps: []Snapshot{{Read: 300_000, Delivered: 250_000, Backlog: 50_000, Elapsed: 100 * time.Second, ETA: 59*time.Minute + 2*time.Second, ETAKnown: true, Binding: "table ≥ 250,000 rows: 120 POSTs/hour"}},
+			want:  []string{"read 300,000/300,000 (100%)", "2,500 rows/s", "ETA ~59m02s (table ≥ 250,000 rows: 120 POSTs/hour)"},
 		},
 		{
-			name: "a small tail is rate bound", total: 2000, rph: 1_000_000,
-			snaps:  []Snapshot{{Read: 2000, Spooled: 2000, Delivered: 1000, Backlog: 1000, Elapsed: 2 * time.Second}},
-			want:   []string{"read 2,000/2,000 (100%)", "500 rows/s", "ETA ~2s"},
-			absent: []string{"hourly budget"},
-		},
-		{
-			name: "a rate slower than the budget wins", total: 10_000_000, rph: 1_000_000,
-			snaps:  []Snapshot{{Read: 1000, Spooled: 1000, Delivered: 1000, Elapsed: 10 * time.Second, Reading: true}},
-			want:   []string{"100 rows/s", "ETA ~27h46m"},
-			absent: []string{"hourly budget"},
-		},
-		{
-			name: "rate is smoothed, not the last interval", total: 100_000, rph: 1_000_000,
+			name: "rate is smoothed, not the last interval", total: 100_000,
 			snaps: []Snapshot{
 				{Read: 100_000, Delivered: 10_000, Backlog: 90_000, Elapsed: 10 * time.Second},
 				{Read: 100_000, Delivered: 10_000, Backlog: 90_000, Elapsed: 20 * time.Second},
 			},
 			// 1,000/s then 0/s for 10 s: 1000·e^(-10/20) ≈ 607/s
-			want: []string{"607 rows/s", "ETA ~2m28s"},
+			want: []string{"607 rows/s"},
 		},
 		{
-			name: "unknown size while reading", total: 0, rph: 1_000_000,
+			name: "no estimate: unknown", total: 0,
 			snaps: []Snapshot{{Read: 500, Spooled: 495, Delivered: 100, Rejected: 5, Backlog: 395, Elapsed: time.Second, Reading: true}},
 			want:  []string{"read 500  delivered 100  rejected 5  backlog 395", "ETA unknown"},
 		},
 		{
-			name: "waiting for Power BI", total: 1000, rph: 1_000_000,
-			snaps:  []Snapshot{{Read: 1000, Spooled: 1000, Backlog: 1000, Elapsed: 5 * time.Second, Waiting: "dial tcp: connection refused"}},
-			want:   []string{"read 1,000/1,000 (100%)  delivered 0  backlog 1,000  waiting for Power BI: dial tcp: connection refused"},
-			absent: []string{"ETA", "rows/s"},
-		},
-		{
-			name: "resumed records count as read", total: 1000, rph: 1_000_000,
-			snaps: []Snapshot{{Read: 200, Resumed: 800, Delivered: 200, Elapsed: time.Second}},
+			name: "resumed records count as read", total: 1000,
+			snaps: []Snapshot{{Read: 200, Resumed: 800, Delivered: 200, Elapsed: time.Second, ETAKnown: true}},
 			want:  []string{"read 1,000/1,000 (100%, 800 resumed)", "ETA ~0s"},
 		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			tm := openTerm(t, 200)
-			d := New(tm.tty, true, tc.total, tc.rph, nil)
+			d := New(tm.tty, true, tc.total, nil)
 			for _, s := range tc.snaps {
 				d.Update(s)
 			}
@@ -168,7 +150,7 @@ func TestTerminalLine(t *testing.T) {
 
 func TestModelETAAndBinding(t *testing.T) {
 	tm := openTerm(t, 200)
-	d := New(tm.tty, true, 3_000_000, 1_000_000, nil)
+	d := New(tm.tty, true, 3_000_000, nil)
 	d.Update(Snapshot{Read: 3_000_000, Delivered: 250_000, Backlog: 2_750_000, Elapsed: 2 * time.Minute,
 		ETA: 59 * time.Minute, ETAKnown: true, Binding: "table ≥ 250,000 rows: 120 POSTs/hour"})
 	d.Finish("backfill interrupted")
@@ -182,7 +164,7 @@ func TestModelETAAndBinding(t *testing.T) {
 
 func TestInterruptedRunSaysSo(t *testing.T) {
 	var logs bytes.Buffer
-	d := New(&bytes.Buffer{}, false, 100, 1_000_000, slog.New(slog.NewJSONHandler(&logs, nil)))
+	d := New(&bytes.Buffer{}, false, 100, slog.New(slog.NewJSONHandler(&logs, nil)))
 	d.Update(Snapshot{Read: 10, Elapsed: time.Second, Reading: true})
 	d.Finish("backfill interrupted")
 	if !strings.Contains(logs.String(), `"msg":"backfill interrupted"`) || strings.Contains(logs.String(), "backfill finished") {
@@ -195,7 +177,7 @@ func TestTerminalLineFitsTheWidth(t *testing.T) {
 	if !IsTerminal(tm.tty) || Width(tm.tty) != 40 {
 		t.Fatalf("pty: IsTerminal %v, Width %d", IsTerminal(tm.tty), Width(tm.tty))
 	}
-	d := New(tm.tty, true, 10_000_000, 1_000_000, nil)
+	d := New(tm.tty, true, 10_000_000, nil)
 	d.Update(Snapshot{Read: 1_234_567, Delivered: 1_000_000, Backlog: 234_567, Elapsed: time.Minute, Reading: true})
 	line := lastLine(tm.waitFor(t, "read 1,234,567"))
 	if n := len([]rune(line)); n >= 40 {
@@ -225,9 +207,10 @@ func TestIsTerminal(t *testing.T) {
 func TestLogLinesWhenNotATerminal(t *testing.T) {
 	var logs, out bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	d := New(&out, false, 10_000_000, 1_000_000, log)
+	d := New(&out, false, 10_000_000, log)
 	for s := 0; s <= 25; s++ {
-		d.Update(Snapshot{Read: int64(s) * 1000, Delivered: int64(s) * 1000, Elapsed: time.Duration(s) * time.Second, Reading: true})
+		d.Update(Snapshot{Read: int64(s) * 1000, Delivered: int64(s) * 1000, Elapsed: time.Duration(s) * time.Second, Reading: true,
+			ETA: 9*time.Hour + 58*time.Minute, ETAKnown: true, Binding: "1,000,000 rows/hour"})
 	}
 	d.Done()
 	d.Done()
@@ -247,7 +230,7 @@ func TestLogLinesWhenNotATerminal(t *testing.T) {
 	if got := strings.Join(msgs, ","); got != want {
 		t.Errorf("log lines %s, want %s", got, want)
 	}
-	if last["read"] != 25000.0 || last["eta"] != "~9h58m" || last["eta_bound"] != "hourly budget" {
+	if last["read"] != 25000.0 || last["eta"] != "~9h58m" || last["eta_bound"] != "1,000,000 rows/hour" {
 		t.Errorf("final log line %v", last)
 	}
 }
