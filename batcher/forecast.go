@@ -2,6 +2,8 @@ package batcher
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -56,6 +58,10 @@ type ForecastInput struct {
 	Recent            []RecentPost // the POSTs of the last hour (Dispatcher.ForecastInput fills them)
 }
 
+// maxForecastSteps bounds the POSTs a forecast replays one by one (100 hours at 120 POSTs a
+// minute would be 720,000); past it the rest is extrapolated at the rate reached.
+const maxForecastSteps = 50_000
+
 // DefaultForecastLatency is the POST round trip a forecast assumes before any was measured.
 const DefaultForecastLatency = 250 * time.Millisecond
 
@@ -85,7 +91,8 @@ type fcState struct {
 	eff      effective
 	drain    effective
 	large    bool
-	log      []fcEntry       // POSTs that may still count, in send order
+	log      []fcEntry       // POSTs that may still count, in answer order
+	logRows  int             // the rows of log
 	slots    []time.Duration // when each in-flight POST's slot frees
 	served   map[string]int64
 	pacerRow time.Duration // GCRA theoretical arrival times of the pacers (paced only)
@@ -118,7 +125,9 @@ func ForecastDrain(in ForecastInput) Forecast {
 			st.slots = append(st.slots, max(0, e.done))
 		}
 		st.log = append(st.log, e)
+		st.logRows += e.rows
 	}
+	sort.SliceStable(st.log, func(i, j int) bool { return st.log[i].done < st.log[j].done })
 	tables := make([]ForecastTable, 0, len(in.Tables))
 	for _, t := range in.Tables {
 		if t.Backlog > 0 {
@@ -138,9 +147,18 @@ func ForecastDrain(in ForecastInput) Forecast {
 		}
 	}
 	first := true
+	var steps int
+	var doneRows int64 // rows of the target sent so far
 	for {
 		i := st.pick(tables)
 		if i < 0 || (in.Target != "" && !st.pending(tables, in.Target)) {
+			break
+		}
+		if steps++; steps > maxForecastSteps && doneRows > 0 {
+			// A very long drain (tiny POSTs): the rest at the rate reached so far.
+			left := targetRows - doneRows
+			f.Posts += (left + int64(st.eff.rowsPerPost) - 1) / int64(st.eff.rowsPerPost)
+			end += time.Duration(float64(end) * float64(left) / float64(doneRows))
 			break
 		}
 		t := &tables[i]
@@ -159,6 +177,7 @@ func ForecastDrain(in ForecastInput) Forecast {
 		st.served[t.Name] += int64(n)
 		if in.Target == "" || t.Name == in.Target {
 			f.Posts++
+			doneRows += int64(n)
 			if !st.large && f.LargeTierAfter < 0 {
 				sentTarget += int64(n)
 			}
@@ -270,39 +289,27 @@ func (st *fcState) slotFree(pending int) time.Duration {
 	return s[len(s)-pending]
 }
 
-// rowsFit is the earliest time from at when n more rows fit the rolling hour.
+// rowsFit is the earliest time from at when n more rows fit the rolling hour. The log is in
+// answer order; logRows is the sum of its rows.
 func (st *fcState) rowsFit(at time.Duration, n, perHour int) time.Duration {
-	total := 0
-	for _, e := range st.log {
-		if e.done+time.Hour > at {
-			total += e.rows
-		}
+	total, i := st.logRows, 0
+	for ; i < len(st.log) && st.log[i].done+time.Hour <= at; i++ {
+		total -= st.log[i].rows
 	}
-	for _, e := range st.log {
-		if total+n <= perHour {
-			break
-		}
-		if e.done+time.Hour > at {
-			total -= e.rows
-			at = e.done + time.Hour
-		}
+	for ; total+n > perHour && i < len(st.log); i++ {
+		total -= st.log[i].rows
+		at = max(at, st.log[i].done+time.Hour)
 	}
 	return at
 }
 
 // countFit is the earliest time from at when one more POST fits max POSTs per span.
 func (st *fcState) countFit(at, span time.Duration, maxPosts int) time.Duration {
-	var live []time.Duration
-	for _, e := range st.log {
-		if e.done+span > at {
-			live = append(live, e.done+span)
-		}
-	}
-	if len(live) < maxPosts {
+	first := sort.Search(len(st.log), func(i int) bool { return st.log[i].done+span > at })
+	if len(st.log)-first < maxPosts {
 		return at
 	}
-	sortDurations(live)
-	return max(at, live[len(live)-maxPosts])
+	return max(at, st.log[len(st.log)-maxPosts].done+span)
 }
 
 // paced is when the throttled pacers admit the POST (rates spread evenly, one POST of burst).
@@ -316,8 +323,10 @@ func (st *fcState) paced(at time.Duration, n int, l effective) time.Duration {
 func (st *fcState) send(now time.Duration, n int) {
 	done := now + st.in.Latency
 	st.log = append(st.log, fcEntry{sent: now, done: done, rows: n})
+	st.logRows += n
 	cut := 0
 	for cut < len(st.log) && st.log[cut].done+time.Hour <= now {
+		st.logRows -= st.log[cut].rows
 		cut++
 	}
 	st.log = st.log[cut:]
@@ -339,13 +348,7 @@ func (st *fcState) send(now time.Duration, n int) {
 	}
 }
 
-func sortDurations(s []time.Duration) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
+func sortDurations(s []time.Duration) { slices.Sort(s) }
 
 // groupInt formats n with thousands separators.
 func groupInt(n int) string {

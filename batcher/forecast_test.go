@@ -305,3 +305,20 @@ func TestForecastModelsEveryInput(t *testing.T) {
 		})
 	}
 }
+
+// TestForecastIsCheapForLongDrains: a drain of tiny POSTs (10M rows of 10) is extrapolated past
+// maxForecastSteps instead of replayed POST by POST, and stays close to the exact bound.
+func TestForecastIsCheapForLongDrains(t *testing.T) {
+	in := ForecastInput{Retention: "basicFIFO", Limits: config.Limits{RowsPerPost: 10}, Target: "a",
+		Tables: []ForecastTable{{Name: "a", Backlog: 10_000_000}}}
+	start := time.Now()
+	f := ForecastDrain(in)
+	took := time.Since(start)
+	// 120 POSTs of 10 rows a minute: 72,000 rows an hour, so about 138.9 hours.
+	want := time.Duration(10_000_000.0 / 72_000.0 * float64(time.Hour))
+	diff := float64(f.Duration-want) / float64(want)
+	t.Logf("forecast %v (want ~%v, %+.2f%%), %d POSTs, binding %q, computed in %v", f.Duration, want, diff*100, f.Posts, f.Binding, took)
+	if diff > 0.02 || diff < -0.02 || f.Posts != 1_000_000 || f.Binding != "120 POSTs/minute" {
+		t.Errorf("forecast %+v", f)
+	}
+}
