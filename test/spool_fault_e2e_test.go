@@ -176,7 +176,7 @@ func TestDamagedSpoolE2E(t *testing.T) {
 		{"half the file", seed[:len(seed)/2], len(seed)/2 < used},
 		{"half the used pages", seed[:used/2/4096*4096], true},
 		{"one page short", seed[:used-4096], true},
-		{"garbage page", spoolGarbagePage(seed, used), true},
+		{"garbage root page", spoolGarbagePage(seed), true},
 	}
 	for i, c := range cuts {
 		healthy := ingestEmulator(t, l, emulator.Options{})
@@ -235,10 +235,16 @@ func leU64(b []byte) uint64 {
 	return v
 }
 
-// spoolGarbagePage overwrites the last used page (a page the tree needs) with garbage.
-func spoolGarbagePage(seed []byte, used int) []byte {
+// spoolGarbagePage overwrites the root page of the newest meta page (always in use) with
+// garbage.
+func spoolGarbagePage(seed []byte) []byte {
+	m0, m1 := seed[16:], seed[4096+16:]
+	root := leU64(m0[16:])
+	if leU64(m1[48:]) > leU64(m0[48:]) {
+		root = leU64(m1[16:])
+	}
 	out := bytes.Clone(seed)
-	for i := used - 4096; i < used; i++ {
+	for i := int(root) * 4096; i < int(root+1)*4096; i++ {
 		out[i] = byte(i * 7)
 	}
 	return out
