@@ -16,6 +16,7 @@ type dataset struct {
 	byName map[string]schema.TableDef
 
 	resolveMu sync.Mutex // serialises resolution (lookup, create, re-resolve)
+	dupWarned string     // ids of the same-name datasets last warned about (under resolveMu)
 	mu        sync.Mutex // guards id
 	id        string
 }

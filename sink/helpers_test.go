@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/config"
 )
@@ -69,7 +70,7 @@ func newClient(t *testing.T, cfg *config.Config, tokens TokenSource, store MetaS
 	if tokens == nil {
 		tokens = &countingTokens{tokens: []string{"tok"}}
 	}
-	o := Options{Config: cfg, Tokens: tokens, HTTPClient: hc}
+	o := Options{Config: cfg, Tokens: tokens, HTTPClient: hc, CreateSettle: 5 * time.Millisecond}
 	if store != nil {
 		o.Store = store
 	}

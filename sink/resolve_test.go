@@ -71,10 +71,6 @@ func TestPrepareResolveRefusals(t *testing.T) {
 		name  string
 		setup func(t *testing.T, e *emulatortest.Emulator) (config.Dataset, []string) // dataset config, strings the error must name
 	}{
-		{name: "duplicate names", setup: func(t *testing.T, e *emulatortest.Emulator) (config.Dataset, []string) {
-			a, b := emuCreate(t, e, d, "Push"), emuCreate(t, e, d, "Push")
-			return d, []string{a, b, "datasets[].id"}
-		}},
 		{name: "pinned id missing", setup: func(t *testing.T, e *emulatortest.Emulator) (config.Dataset, []string) {
 			pinned := d
 			pinned.ID = "00000000-0000-4000-8000-00000000beef"

@@ -37,19 +37,29 @@ type Options struct {
 	// powerbi.ca_file, powerbi.request_timeout).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// CreateSettle is how long a dataset found or created by name settles before the name is
+	// listed again to converge with instances that created one concurrently (see Client.settle);
+	// a random jitter of up to the same length is added. 0 = DefaultCreateSettle; negative = none.
+	CreateSettle time.Duration
 }
+
+// DefaultCreateSettle is the settle interval of a dataset resolved by name: longer than the
+// spread of the create calls of instances started together, short enough to delay the first
+// POST only once per start without a remembered id, by at most twice this.
+const DefaultCreateSettle = time.Second
 
 // Client is a Power BI push API client. It is safe for concurrent use.
 type Client struct {
-	base    string // REST base, including /groups/{id} when a workspace is set
-	hc      *http.Client
-	tokens  TokenSource
-	store   MetaStore
-	log     *slog.Logger
-	seqNums bool
-	now     func() time.Time
-	order   []string            // dataset names in config order
-	sets    map[string]*dataset // by config name
+	base      string // REST base, including /groups/{id} when a workspace is set
+	hc        *http.Client
+	tokens    TokenSource
+	store     MetaStore
+	log       *slog.Logger
+	seqNums   bool
+	now       func() time.Time
+	settleFor time.Duration       // base settle of a by-name resolve (jitter added); 0 = none
+	order     []string            // dataset names in config order
+	sets      map[string]*dataset // by config name
 }
 
 // New returns a client for cfg.PowerBI (api_url or the cloud's base, workspace).
@@ -70,7 +80,13 @@ func New(o Options) (*Client, error) {
 	c := &Client{
 		base: base, hc: hc, tokens: o.Tokens, store: o.Store, log: o.Logger,
 		seqNums: o.Config.PowerBI.SequenceNumbers, now: time.Now,
-		sets: make(map[string]*dataset),
+		sets: make(map[string]*dataset), settleFor: o.CreateSettle,
+	}
+	switch {
+	case c.settleFor == 0:
+		c.settleFor = DefaultCreateSettle
+	case c.settleFor < 0:
+		c.settleFor = 0
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
