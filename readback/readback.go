@@ -66,11 +66,16 @@ type Reader struct {
 	mu     sync.Mutex
 	counts map[[2]string]*Count
 	down   map[string]time.Time // dataset → read-back refused since (retried after RetryUnavailable)
+	// handed: the count (or its refusal) reached the dataset's dispatcher. A dispatcher starts only
+	// once its dataset resolves, often after the first round: Run hands it the stored count then,
+	// without a new query, so a retention-None dataset's first POST does not wait a whole interval.
+	handed map[[2]string]bool
 }
 
 // New returns a Reader.
 func New(o Options) *Reader {
-	r := &Reader{o: o, log: o.Logger, interval: o.Interval, counts: map[[2]string]*Count{}, down: map[string]time.Time{}}
+	r := &Reader{o: o, log: o.Logger, interval: o.Interval, counts: map[[2]string]*Count{}, down: map[string]time.Time{},
+		handed: map[[2]string]bool{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -92,14 +97,75 @@ func New(o Options) *Reader {
 func (r *Reader) Interval() time.Duration { return r.interval }
 
 // Run reads every table now and then every interval until ctx is done.
+//
+// Between rounds it hands stored counts to dispatchers that started since (every handOff), and
+// while some table has never been counted because the service did not answer (not a refusal), the
+// next round comes sooner: 2 s, doubling up to the interval.
 func (r *Reader) Run(ctx context.Context) {
+	const handOff = 250 * time.Millisecond
+	retry := 2 * time.Second
 	for {
 		r.Round(ctx)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(r.interval):
+		next := r.interval
+		if r.uncounted() {
+			next = min(retry, r.interval)
+			retry = min(2*retry, r.interval)
+		} else {
+			retry = 2 * time.Second
 		}
+		deadline := time.Now().Add(next)
+		for time.Now().Before(deadline) {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(min(handOff, time.Until(deadline))):
+			}
+			r.handOver()
+		}
+	}
+}
+
+// uncounted reports whether a table of a dataset whose read-back is not refused has no count yet.
+func (r *Reader) uncounted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k, c := range r.counts {
+		if _, down := r.down[k[0]]; !down && c.At.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// handOver gives every stored count that has not reached its dispatcher to the dispatcher, once it
+// runs.
+func (r *Reader) handOver() {
+	if r.o.Target == nil {
+		return
+	}
+	type item struct {
+		k     [2]string
+		rows  int64
+		known bool
+	}
+	var todo []item
+	r.mu.Lock()
+	for k, c := range r.counts {
+		_, down := r.down[k[0]]
+		if !r.handed[k] && (!c.At.IsZero() || down) {
+			todo = append(todo, item{k, c.Rows, c.Known && !down})
+		}
+	}
+	r.mu.Unlock()
+	for _, it := range todo {
+		t := r.o.Target(it.k[0])
+		if t == nil {
+			continue
+		}
+		t.SetServiceRows(it.k[1], it.rows, it.known)
+		r.mu.Lock()
+		r.handed[it.k] = true
+		r.mu.Unlock()
 	}
 }
 
@@ -164,11 +230,17 @@ func (r *Reader) count(ctx context.Context, dataset, table string, wasDown bool)
 		if t := r.o.Target(dataset); t != nil {
 			if !refused {
 				t.SetServiceRows(table, rows, known)
+				r.mu.Lock()
+				r.handed[[2]string{dataset, table}] = true
+				r.mu.Unlock()
 			}
 			for _, ds := range r.o.Datasets {
 				for _, tb := range ds.Tables {
 					if refused && ds.Name == dataset {
 						t.SetServiceRows(tb.Name, 0, false)
+						r.mu.Lock()
+						r.handed[[2]string{dataset, tb.Name}] = true
+						r.mu.Unlock()
 					}
 				}
 			}

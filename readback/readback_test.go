@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,5 +102,66 @@ func TestReadBackInterval(t *testing.T) {
 	}
 	if got := New(Options{}).Interval(); got != DefaultInterval {
 		t.Errorf("default interval %v, want %v", got, DefaultInterval)
+	}
+}
+
+// countingCounter counts the queries it answers.
+type countingCounter struct {
+	Counter
+	n atomic.Int64
+}
+
+func (c *countingCounter) CountRows(ctx context.Context, dataset, table string) (int64, error) {
+	c.n.Add(1)
+	return c.Counter.CountRows(ctx, dataset, table)
+}
+
+func (c *countingCounter) queries() int64 { return c.n.Load() }
+
+// A dispatcher that starts after the first round (its dataset resolved later) gets the stored
+// count within a hand-off, without a new query and without waiting for the next round.
+func TestReadBackHandsCountToLateDispatcher(t *testing.T) {
+	e, c, disp, cfg := setup(t, dataset(""))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := c.PostRows(ctx, "Sales", "T", 1, [][]byte{[]byte(`{"v":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	id := e.Server.DatasetsByName("Sales")[0].ID
+	if err := e.Server.Preload(id, "T", 249_999); err != nil {
+		t.Fatal(err)
+	}
+	cc := &countingCounter{Counter: c}
+	ready := make(chan struct{})
+	target := func(string) Target {
+		select {
+		case <-ready:
+			return disp
+		default:
+			return nil
+		}
+	}
+	r := New(Options{Datasets: cfg.Datasets, Counter: cc, Target: target, Interval: time.Hour})
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	for cc.queries() == 0 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if disp.Usage().LargeTier {
+		t.Fatal("large tier before the dispatcher was reachable")
+	}
+	close(ready)
+	deadline := time.Now().Add(5 * time.Second)
+	for !disp.Usage().LargeTier {
+		if time.Now().After(deadline) {
+			t.Fatal("the late dispatcher never got the stored count")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if n := cc.queries(); n != 1 {
+		t.Fatalf("%d queries, want 1 (the hand-off must not query again)", n)
 	}
 }

@@ -86,6 +86,13 @@ func runBackfill(ctx context.Context, args []string, stdout, stderr io.Writer) i
 		return exitFatal
 	}
 	defer p.Close()
+	// The service's row counts decide the large tier here too; a retention-None dataset's first
+	// POST waits for them (pipeline: awaitServiceRows), so backfill must ask as run does.
+	if rb := newReadBack(cfg, p, log); rb != nil {
+		rbCtx, stopRB := context.WithCancel(ctx)
+		defer stopRB()
+		go rb.Run(rbCtx)
+	}
 	tty := progress.IsTerminal(stderr)
 	total := estimateRows(fs.Args(), *format)
 	disp := progress.New(stderr, tty, total, log)
