@@ -92,9 +92,8 @@ func (p *Pipeline) Backfill(ctx context.Context, o BackfillOptions) (Summary, er
 	defer abort()
 	// A backfill has no live rows: it keeps no reserve and drains at every limit. Only a
 	// permanent answer about the backfilled dataset ends it; anything else is waited out (rows
-	// keep being read into the spool). No read-back runs in a backfill: the first POST does not
-	// wait for the service's count (the large tier follows the local count).
-	wait := p.start(runCtx, abortCtx, 0, 0, func(ds string, err error) {
+	// keep being read into the spool).
+	wait := p.start(runCtx, abortCtx, 0, func(ds string, err error) {
 		if ds != w.Queue.Dataset {
 			return
 		}

@@ -178,13 +178,11 @@ func (p *Pipeline) Start(ctx, abort context.Context, onPermanent func(dataset st
 	if r := p.cfg.Batch.LiveReserve; r != nil {
 		reserve = *r
 	}
-	return p.start(ctx, abort, reserve, awaitServiceRows(p.cfg), onPermanent)
+	return p.start(ctx, abort, reserve, onPermanent)
 }
 
-// start is Start with the share of the limits a backlog leaves to live rows (0 for a backfill)
-// and how long a retention-None dataset's first POST waits for read-back's counts (0 where no
-// read-back runs: a backfill would wait for a count nobody asks for).
-func (p *Pipeline) start(ctx, abort context.Context, reserve float64, awaitRows time.Duration, onPermanent func(dataset string, err error)) (wait func()) {
+// start is Start with the share of the limits a backlog leaves to live rows (0 for a backfill).
+func (p *Pipeline) start(ctx, abort context.Context, reserve float64, onPermanent func(dataset string, err error)) (wait func()) {
 	sender := observedSender{next: p.Sink, health: func(ds string) *health { return p.health[ds] }}
 	var wg sync.WaitGroup
 	budget := batcher.NewBudget(int64(p.cfg.Batch.MaxInflightBytes))
@@ -210,7 +208,7 @@ func (p *Pipeline) start(ctx, abort context.Context, reserve float64, awaitRows 
 			ShareSources: kafkaSources(p.cfg, ds.Name),
 			ShareStore:   p.Spool,
 			// Read-back: the first POST waits for the service's counts (the large tier).
-			AwaitServiceRows: awaitRows,
+			AwaitServiceRows: awaitServiceRows(p.cfg),
 		})
 		p.mu.Lock()
 		p.dispatchers[ds.Name] = d
