@@ -56,16 +56,24 @@ func (s *Spool) compactLocked() (bool, error) {
 	return true, nil
 }
 
-// freeBytes returns the file size and the bytes in free or pending pages.
-func (s *Spool) freeBytes() (size, free int64, err error) {
-	fi, err := os.Stat(s.path)
+// freeBytes returns the bytes of the file bbolt has used (up to its last allocated page) and
+// those of them in free or pending pages. The file itself may be larger: bbolt grows it ahead of
+// the last page by a sparse truncate (see initialMmapSize), space that holds nothing, takes no
+// disk and that no compaction could give back.
+func (s *Spool) freeBytes() (used, free int64, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		used = tx.Size()
+		return nil
+	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("spool: compact: %w", err)
 	}
 	st := s.db.Stats()
-	return fi.Size(), int64(st.FreePageN+st.PendingPageN) * int64(s.pageSize), nil
+	return used, int64(st.FreePageN+st.PendingPageN) * int64(s.pageSize), nil
 }
 
+// compactInto copies the live data into tmp and cuts tmp after its last used page, so the
+// compacted file's size is its data (bbolt grows it ahead again on its next write).
 func (s *Spool) compactInto(tmp string) error {
 	if err := os.Remove(tmp); err != nil && !os.IsNotExist(err) {
 		return err
@@ -74,11 +82,35 @@ func (s *Spool) compactInto(tmp string) error {
 	if err != nil {
 		return err
 	}
+	var used int64
 	if err := bolt.Compact(dst, s.db, compactTxBytes); err != nil {
 		_ = dst.Close()
 		return err
 	}
-	return dst.Close()
+	if err := dst.View(func(tx *bolt.Tx) error { used = tx.Size(); return nil }); err != nil {
+		_ = dst.Close()
+		return err
+	}
+	if err := dst.Close(); err != nil {
+		return err
+	}
+	return truncateSync(tmp, used)
+}
+
+// truncateSync cuts the file at path to size bytes, durably.
+func truncateSync(path string, size int64) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(size)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // swapIn opens the compacted copy tmp, renames it over the spool file and only then closes the

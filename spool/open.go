@@ -215,7 +215,7 @@ func (s *Spool) openDB() error {
 
 func (s *Spool) boltOptions() *bolt.Options {
 	return &bolt.Options{Timeout: s.opts.Timeout, NoSync: s.opts.NoSync, FreelistType: bolt.FreelistMapType,
-		ReadOnly: s.opts.ReadOnly}
+		ReadOnly: s.opts.ReadOnly, InitialMmapSize: initialMmapSize}
 }
 
 // classifyOpen marks bbolt's "this is not a valid database" errors as corruption. OS errors
@@ -266,3 +266,11 @@ func (s *Spool) inUse() error {
 	}
 	return fmt.Errorf("%w by pid %s: %s (waited %v)", ErrInUse, pid, s.path, s.opts.Timeout)
 }
+
+// initialMmapSize is the address space bbolt maps from the start (not memory: pages are only
+// resident once touched). Without it bbolt re-maps the file each time it doubles, and every
+// re-map inside a write transaction copies all of that transaction's nodes onto the heap: a
+// fresh spool's first 16 MiB request re-mapped about ten times and peaked at +94 MiB of RSS.
+// A side effect: bbolt then grows the file AllocSize (16 MiB) ahead of its last page (a sparse
+// truncate, no disk used), so accounting must read used pages, not the file size (usedBytes).
+const initialMmapSize = 1 << 30

@@ -26,7 +26,9 @@ type Options struct {
 	Timeout  time.Duration // lock wait before "spool in use by pid N"; 0 = 1s
 	Logger   *slog.Logger  // nil = discard
 	Now      func() time.Time
-	// CompactMinBytes: files smaller than this are never compacted. 0 = 64 MiB.
+	// CompactMinBytes: files whose used pages (up to the last one bbolt allocated, not the
+	// sparse space it grows the file ahead by) come to less than this are never compacted.
+	// 0 = 64 MiB.
 	CompactMinBytes int64
 	// ReserveBytes is the disk space (free on the file system plus free pages inside the file)
 	// that Append leaves untouched: it waits (and Full reports true) while a write would eat

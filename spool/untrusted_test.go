@@ -3,6 +3,7 @@ package spool_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -44,7 +45,16 @@ func seedFile(t *testing.T, crash, twoQueues bool, n int) []byte {
 		b, err = os.ReadFile(path)
 		must(t, err)
 	}
-	return b
+	return usedPages(b)
+}
+
+// usedPages cuts a bbolt file image after its last allocated page (the larger page id of the two
+// meta pages): bbolt grows its file ahead by a sparse truncate, and damage to that never-used
+// tail is damage nothing reads, so the seeded damage goes to the pages that hold the data.
+func usedPages(b []byte) []byte {
+	ps := int(binary.LittleEndian.Uint32(b[24:]))
+	hwm := max(binary.LittleEndian.Uint64(b[56:]), binary.LittleEndian.Uint64(b[ps+56:]))
+	return b[:min(len(b), int(hwm)*ps)]
 }
 
 // liveRowPages returns, for each live (reachable, not free) leaf page of the file, the row ids
