@@ -246,3 +246,13 @@ func (p *Pipeline) Eventstreams() map[string][]spool.QueueKey {
 	}
 	return out
 }
+
+// PowerBIDatasets returns the datasets and tables delivered to Power BI (none when no table is):
+// what read-back and verify may ask the service about.
+func (p *Pipeline) PowerBIDatasets() []config.Dataset {
+	if p.Sink == nil {
+		return nil
+	}
+	cfg, _ := powerBIConfig(p.cfg)
+	return cfg.Datasets
+}

@@ -10,13 +10,15 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
-// newReadBack returns the read-back loop for p's datasets, or nil when powerbi.read_back is off.
+// newReadBack returns the read-back loop for p's Power BI datasets, or nil when powerbi.read_back
+// is off or no table is delivered to Power BI (an Eventstream-only config has no Power BI client).
 func newReadBack(cfg *config.Config, p *pipeline.Pipeline, log *slog.Logger) *readback.Reader {
-	if !cfg.PowerBI.ReadBackOn() {
+	datasets := p.PowerBIDatasets()
+	if !cfg.PowerBI.ReadBackOn() || len(datasets) == 0 {
 		return nil
 	}
 	return readback.New(readback.Options{
-		Datasets: cfg.Datasets,
+		Datasets: datasets,
 		Counter:  p.Sink,
 		Target: func(dataset string) readback.Target {
 			if d := p.Dispatcher(dataset); d != nil {
