@@ -196,6 +196,11 @@ func FuzzCoerce(f *testing.F) {
 		}
 		row, err := tb.Coerce(rec, time.Unix(0, 0))
 		if err != nil {
+			// A record that no column reads (or whose matched fields are all empty) is refused as
+			// a whole, never turned into a row of defaults.
+			if errors.Is(err, ErrNoFieldMatched) || errors.Is(err, ErrNoValues) {
+				return
+			}
 			var fe *FieldError
 			if !errors.As(err, &fe) {
 				t.Fatalf("error is not a FieldError: %v", err)
