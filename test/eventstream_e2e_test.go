@@ -267,6 +267,12 @@ func TestEventstreamBackfillSurvivesSIGKILL(t *testing.T) {
 		}
 		time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
 		if !p.kill() {
+			if p.err == nil && k == kills-1 {
+				// The last run delivered its remaining rows before its kill moment: it finished
+				// cleanly, and the final check below still proves every row arrived.
+				t.Logf("kill %d: the run had already finished cleanly", k)
+				break
+			}
 			t.Fatalf("kill %d: pbi-pusher had already exited (%v)\nstderr:\n%s", k, p.err, tail(p.readStderr(), 30))
 		}
 		p.capture(t)
