@@ -84,6 +84,7 @@ func datasetStats(t *testing.T, emu *emulatortest.Emulator) emulator.DatasetStat
 }
 
 func TestBackfillDeliversEveryRowWithinLimits(t *testing.T) {
+	t.Parallel()
 	l := limits{rowsPerPost: 1000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5}
 	// The emulator enforces exactly the configured limits: any excess is a 400 or 429.
 	emu := emulatortest.Start(t, emulator.Options{

@@ -260,6 +260,7 @@ func crashSeed(t *testing.T) uint64 {
 // are at most the rows the spool found in flight at the kills. The spool file passes Check after
 // every kill, and the backfill resumes from its checkpoint instead of re-reading the file.
 func TestCrashBackfillSurvivesSIGKILL(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("crash test: 21 runs of the binary, ~30 s")
 	}

@@ -571,6 +571,7 @@ func ingestAwaitShare(t *testing.T, p *ingestProc, share float64, timeout time.D
 }
 
 func TestKafkaE2E(t *testing.T) {
+	t.Parallel()
 	topics := []string{"exact", "crash", "split"}
 	c := ingestCluster(t, topics)
 	addrs := c.ListenAddrs()
@@ -902,6 +903,7 @@ func ingestPostRows(t *testing.T, p *ingestProc, url string, rows []row, badAt i
 // pbi-pusher is stopped, and copytruncate) while the daemon follows `app.log*`; the daemon is
 // stopped (SIGTERM) and restarted in between. Every line is delivered exactly once.
 func TestFollowE2E(t *testing.T) {
+	t.Parallel()
 	l := limits{rowsPerPost: 10000, postsPerMinute: 120, rowsPerHour: 1_000_000, pending: 5}
 	emu := ingestEmulator(t, l, emulator.Options{})
 	dir, logs, copies := t.TempDir(), t.TempDir(), t.TempDir()

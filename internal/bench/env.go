@@ -52,6 +52,15 @@ func (e *emu) dataset(name string) emulator.DatasetStats {
 	return emulator.DatasetStats{}
 }
 
+// storedAll says whether a peer that exited left the rows rows of its input in dataset's table: a
+// time is only a figure when every row arrived.
+func (e *emu) storedAll(dataset string, rows int) error {
+	if n := e.stored(dataset); n != int64(rows) {
+		return fmt.Errorf("exited with %d of %d rows stored", n, rows)
+	}
+	return nil
+}
+
 // stored returns the rows the table holds (duplicates included).
 func (e *emu) stored(dataset string) int64 {
 	d := e.dataset(dataset)

@@ -257,6 +257,9 @@ func measureBackfill(dir, exe string, rows int, o Options, r *backfillResult) er
 			return err
 		}
 		d, err := runScript(o, url, input)
+		if err == nil {
+			err = e.storedAll("Script", o.BackfillRows)
+		}
 		if err != nil {
 			r.scriptNote = err.Error()
 		} else {
@@ -269,6 +272,9 @@ func measureBackfill(dir, exe string, rows int, o Options, r *backfillResult) er
 		url, err := e.createDataset("Redpanda")
 		if err == nil {
 			r.redpanda, err = runRedpanda(dir, o, url, input)
+		}
+		if err == nil {
+			err = e.storedAll("Redpanda", o.BackfillRows)
 		}
 		if err != nil {
 			r.redpandaNote = err.Error()
@@ -292,11 +298,9 @@ func runScript(o Options, url, input string) (time.Duration, error) {
 // runRedpanda builds Redpanda Connect (benthos core) from the module proxy and runs the peer
 // config until every row is stored.
 func runRedpanda(dir string, o Options, url, input string) (time.Duration, error) {
-	bin := filepath.Join(dir, "benthos")
-	build := exec.Command("go", "install", "github.com/redpanda-data/benthos/v4/cmd/benthos@latest")
-	build.Env = append(os.Environ(), "GOBIN="+dir)
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("build benthos: %w: %s", err, tailLines(string(out), 5))
+	bin, err := buildRedpanda(dir)
+	if err != nil {
+		return 0, err
 	}
 	cmd := exec.Command(bin, "-c", filepath.Join(o.Peers, "redpanda-connect.yaml"))
 	cmd.Env = append(os.Environ(), "ROWS_URL="+url, "TOKEN="+token, "INPUT="+input)
@@ -305,6 +309,36 @@ func runRedpanda(dir string, o Options, url, input string) (time.Duration, error
 		return 0, fmt.Errorf("benthos: %w: %s", err, tailLines(string(out), 5))
 	}
 	return time.Since(start), nil
+}
+
+// redpandaModule is the Redpanda Connect core the peer is built from: a pinned version, since the
+// module proxy may refuse version queries (latest) for it while serving the version itself.
+const redpandaModule = "github.com/redpanda-data/benthos/v4"
+const redpandaVersion = "v4.60.0"
+
+// buildRedpanda builds the benthos command of redpandaModule in a throwaway module under dir
+// (go install pkg@version would ask the proxy for the module's version list, which it may refuse)
+// and returns the binary's path.
+func buildRedpanda(dir string) (string, error) {
+	mod := filepath.Join(dir, "benthos-build")
+	if err := os.MkdirAll(mod, 0o755); err != nil {
+		return "", fmt.Errorf("build benthos: %w", err)
+	}
+	bin := filepath.Join(dir, "benthos")
+	pkg := redpandaModule + "/cmd/benthos"
+	for _, args := range [][]string{
+		{"mod", "init", "benthospeer"},
+		{"get", pkg + "@" + redpandaVersion},
+		{"build", "-o", bin, pkg},
+	} {
+		c := exec.Command("go", args...)
+		c.Dir = mod
+		c.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+		if out, err := c.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build benthos (go %s): %w: %s", args[0], err, tailLines(string(out), 5))
+		}
+	}
+	return bin, nil
 }
 
 // backfillSetup writes rows rows to dir/input.jsonl, starts an emulator at the default limits
