@@ -23,6 +23,10 @@ type Record struct {
 	Header []string       // CSV: the header the record was read with (shared, do not modify)
 	Row    []byte         // the row already coerced by the source (HTTP ingest); spooled as is
 	Err    error          // malformed record: reported with its position, never fatal
+
+	// A JSON line left undecoded (DecoderOptions.Deferred): Raw is decoded by Writer.
+	deferred    bool
+	start, base int64 // offsets of the line and of Raw[0] (past a byte order mark)
 }
 
 // Decoder yields records until io.EOF.
@@ -44,6 +48,11 @@ type DecoderOptions struct {
 	// UTF-8) makes a Record with Err naming the offset of the first bad byte; nothing is ever
 	// replaced by U+FFFD.
 	Encoding string
+	// Deferred leaves JSON lines undecoded: Record.Fields stays nil and Writer decodes Raw,
+	// straight into the row in one pass when the table allows (schema.Table.AppendJSONRow),
+	// with the same checks, outcome and error messages as decoding here. For sources whose
+	// records go only to a Writer (and FieldNames, which decodes them itself). CSV ignores it.
+	Deferred bool
 }
 
 // DefaultMaxRecordBytes is the JSON-lines record size limit when MaxRecordBytes is 0.

@@ -6,13 +6,18 @@ import (
 )
 
 // FieldNames returns the field names a record was read with: the CSV header, else the JSON
-// object's keys (sorted); nil for a record without either (a malformed JSON line).
+// object's keys (sorted); nil for a record without either (a malformed JSON line). A deferred
+// JSON line (DecoderOptions.Deferred) is decoded for it.
 func FieldNames(r Record) []string {
 	if r.Header != nil {
 		return r.Header
 	}
-	if r.Fields != nil {
-		return slices.Sorted(maps.Keys(r.Fields))
+	fields := r.Fields
+	if r.deferred && r.Err == nil {
+		fields, _ = r.decodeLine()
+	}
+	if fields != nil {
+		return slices.Sorted(maps.Keys(fields))
 	}
 	return nil
 }

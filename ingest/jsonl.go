@@ -15,19 +15,24 @@ const oversizeRaw = 4 << 10
 // jsonlDecoder reads one JSON object per line. Blank lines are skipped; a final line without a
 // newline is still a record; a UTF-8 BOM at the start and a CR before the LF are ignored.
 type jsonlDecoder struct {
-	r    *bufio.Reader
-	max  int
-	skip int64
-	off  int64 // bytes consumed
-	line int64 // lines consumed
+	r        *bufio.Reader
+	max      int
+	skip     int64
+	deferred bool   // DecoderOptions.Deferred
+	off      int64  // bytes consumed
+	line     int64  // lines consumed
+	arena    []byte // lines are copied here, so a line costs no allocation of its own
 }
+
+// arenaSize is the size of the blocks lines are copied into.
+const arenaSize = 64 << 10
 
 func newJSONL(r io.Reader, opts DecoderOptions) *jsonlDecoder {
 	max := opts.MaxRecordBytes
 	if max <= 0 {
 		max = DefaultMaxRecordBytes
 	}
-	return &jsonlDecoder{r: bufio.NewReaderSize(r, 64<<10), max: max, skip: opts.Skip}
+	return &jsonlDecoder{r: bufio.NewReaderSize(r, 64<<10), max: max, skip: opts.Skip, deferred: opts.Deferred}
 }
 
 // Next returns the next non-blank line as a record.
@@ -54,16 +59,39 @@ func (d *jsonlDecoder) Next() (Record, error) {
 		if len(bytes.TrimSpace(raw)) == 0 {
 			continue
 		}
-		rec := Record{Line: d.line, Offset: d.off, Raw: raw}
-		if err := checkJSONText(raw, base); err != nil {
-			rec.Err = fmt.Errorf("line %d (offset %d): %w", d.line, start, err)
+		rec := Record{Line: d.line, Offset: d.off, Raw: raw, start: start, base: base}
+		if d.deferred {
+			rec.deferred = true
 			return rec, nil
 		}
-		if rec.Fields, err = parseObject(raw); err != nil {
-			rec.Err = fmt.Errorf("line %d (offset %d): %w", d.line, start, err)
-		}
+		rec.Fields, rec.Err = rec.decodeLine()
 		return rec, nil
 	}
+}
+
+// decodeLine checks and decodes a JSON line record's Raw; the error names its line and offset.
+func (r *Record) decodeLine() (map[string]any, error) {
+	if err := checkJSONText(r.Raw, r.base); err != nil {
+		return nil, fmt.Errorf("line %d (offset %d): %w", r.Line, r.start, err)
+	}
+	fields, err := parseObject(r.Raw)
+	if err != nil {
+		return nil, fmt.Errorf("line %d (offset %d): %w", r.Line, r.start, err)
+	}
+	return fields, nil
+}
+
+// own copies a line into the arena.
+func (d *jsonlDecoder) own(b []byte) []byte {
+	if len(b) > cap(d.arena)-len(d.arena) {
+		if len(b) > arenaSize/4 {
+			return append([]byte(nil), b...)
+		}
+		d.arena = make([]byte, 0, arenaSize)
+	}
+	n := len(d.arena)
+	d.arena = append(d.arena, b...)
+	return d.arena[n:len(d.arena):len(d.arena)]
 }
 
 // skipAhead consumes the first Skip bytes once, counting their lines.
@@ -93,9 +121,12 @@ func (d *jsonlDecoder) readLine() (raw []byte, n int64, tooLong bool, err error)
 		chunk, err := d.r.ReadSlice('\n')
 		n += int64(len(chunk))
 		tooLong = tooLong || len(raw)+len(chunk) > d.max+2 // +2: room for CR LF
-		if !tooLong {
+		switch {
+		case !tooLong && raw == nil && err == nil:
+			raw = d.own(chunk) // the whole line at once: the common case
+		case !tooLong:
 			raw = append(raw, chunk...)
-		} else if len(raw) < oversizeRaw {
+		case len(raw) < oversizeRaw:
 			raw = append(raw, chunk[:min(len(chunk), oversizeRaw-len(raw))]...)
 		}
 		switch {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
-// Appender is what sources need from the spool.
+// Appender is what sources need from the spool. Append must not keep w's row slices after it
+// returns (the spool copies them into its transaction): Writer reuses their buffer.
 type Appender interface {
 	Append(ctx context.Context, w spool.Write) error
 }
@@ -18,6 +20,16 @@ type Appender interface {
 type Coercer interface {
 	Coerce(rec map[string]any, now time.Time) ([]byte, error)
 }
+
+// RowAppender is a Coercer that can also build a row straight from a JSON object's text in one
+// pass (schema.Table). false means it did not: Writer then decodes the text and calls Coerce,
+// which gives the same row, or the error.
+type RowAppender interface {
+	AppendJSONRow(dst, obj []byte, now time.Time) ([]byte, bool)
+}
+
+// maxPooledRowBuf is the largest row buffer kept for reuse.
+const maxPooledRowBuf = 4 << 20
 
 // Writer turns decoded records into one durable spool write: good rows to the table's queue,
 // malformed or rejected records to the dead-letter bucket with their position and reason, and the
@@ -30,6 +42,10 @@ type Writer struct {
 	// Positions stores each row's source position with it (a destination sends it along, e.g.
 	// as an Eventstream message header). Default false: rows only.
 	Positions bool
+
+	// bufs holds the buffers one Write builds its rows in (*[]byte): the spool copies rows
+	// during Append, so a buffer is free again once Append returns.
+	bufs sync.Pool
 }
 
 // Result counts what one Write did.
@@ -50,16 +66,41 @@ func (w *Writer) Write(ctx context.Context, source string, recs []Record, checkp
 	}
 	at := now()
 	sw := spool.Write{Queue: w.Queue, Checkpoints: checkpoints}
+	fast, _ := w.Table.(RowAppender)
+	bufp, _ := w.bufs.Get().(*[]byte)
+	if bufp == nil {
+		bufp = new([]byte)
+	}
+	buf := (*bufp)[:0]
+	defer func() {
+		if cap(buf) <= maxPooledRowBuf {
+			*bufp = buf[:0]
+			w.bufs.Put(bufp)
+		}
+	}()
 	for i := range recs {
 		r := &recs[i]
-		err := r.Err
+		err, fields := r.Err, r.Fields
 		if err == nil && r.Row != nil {
 			sw.Rows = append(sw.Rows, r.Row)
 			continue
 		}
+		if err == nil && r.deferred {
+			if fast != nil {
+				if out, ok := fast.AppendJSONRow(buf, r.Raw, at); ok {
+					sw.Rows = append(sw.Rows, out[len(buf):len(out):len(out)])
+					buf = out
+					if w.Positions {
+						sw.Positions = append(sw.Positions, Position(source, *r))
+					}
+					continue
+				}
+			}
+			fields, err = r.decodeLine()
+		}
 		if err == nil {
 			var row []byte
-			if row, err = w.Table.Coerce(r.Fields, at); err == nil {
+			if row, err = w.Table.Coerce(fields, at); err == nil {
 				sw.Rows = append(sw.Rows, row)
 				if w.Positions {
 					sw.Positions = append(sw.Positions, Position(source, *r))

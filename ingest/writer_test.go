@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"reflect"
@@ -13,13 +14,19 @@ import (
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
-// recordingSpool is a fake Appender: it records each Write and can fail.
+// recordingSpool is a fake Appender: it records each Write and can fail. Like the spool it
+// copies the rows (a Writer reuses their buffer once Append returns).
 type recordingSpool struct {
 	writes []spool.Write
 	err    error
 }
 
 func (s *recordingSpool) Append(_ context.Context, w spool.Write) error {
+	rows := make([][]byte, len(w.Rows))
+	for i, r := range w.Rows {
+		rows[i] = bytes.Clone(r)
+	}
+	w.Rows = rows
 	s.writes = append(s.writes, w)
 	return s.err
 }

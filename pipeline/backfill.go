@@ -392,7 +392,7 @@ func (b *backfill) resumePoint(f *os.File, abs string) (checkpoint, error) {
 }
 
 func (b *backfill) decode(ctx context.Context, name, format string, r io.Reader, key string, cp checkpoint) error {
-	dec, err := ingest.NewDecoder(format, r, ingest.DecoderOptions{Skip: cp.Offset, Encoding: b.o.Encoding})
+	dec, err := ingest.NewDecoder(format, r, ingest.DecoderOptions{Skip: cp.Offset, Encoding: b.o.Encoding, Deferred: true})
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

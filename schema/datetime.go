@@ -46,7 +46,12 @@ func (c *column) toTime(v any) (time.Time, error) {
 		}
 		return time.Time{}, fmt.Errorf("cannot use %s as DateTime", describe(v))
 	}
-	s = strings.TrimSpace(s)
+	return c.timeOfString(s)
+}
+
+// timeOfString is toTime for a string value on a column without unix.
+func (c *column) timeOfString(v string) (time.Time, error) {
+	s := strings.TrimSpace(v)
 	if c.layout != "" {
 		t, err := time.Parse(c.layout, s)
 		if err != nil {

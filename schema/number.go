@@ -128,14 +128,36 @@ func appendDouble(dst []byte, v any) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("cannot use %s as a number", describe(v))
 	}
-	if !isNumberText(s) {
+	out, res := appendDoubleText(dst, s)
+	switch res {
+	case numNotNumber:
 		return nil, fmt.Errorf("%s is not a number (NaN and Inf are not allowed)", describe(v))
+	case numOutOfRange:
+		return nil, fmt.Errorf("%s is out of Double range", describe(v))
+	}
+	return out, nil
+}
+
+// numResult is the outcome of coercing a number's text.
+type numResult int
+
+const (
+	numOK numResult = iota
+	numNotNumber
+	numOutOfRange
+)
+
+// appendDoubleText appends the Double whose text is s; the caller turns a failure into an error
+// naming the value.
+func appendDoubleText(dst []byte, s string) ([]byte, numResult) {
+	if !isNumberText(s) {
+		return dst, numNotNumber
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsInf(f, 0) || math.Abs(f) == math.MaxFloat64 {
-		return nil, fmt.Errorf("%s is out of Double range", describe(v))
+		return dst, numOutOfRange
 	}
-	return strconv.AppendFloat(dst, f, 'g', -1, 64), nil
+	return strconv.AppendFloat(dst, f, 'g', -1, 64), numOK
 }
 
 // decimalLimit is 10^24: precision 28 with scale 4 leaves 24 integer digits.

@@ -77,6 +77,7 @@ type Table struct {
 	reject   bool              // unknown_fields: reject
 	truncate bool              // on_long_string: truncate
 	unknown  atomic.Int64
+	onePass  *onePass // nil when a column reads a nested path
 }
 
 // FieldError says which column of a record failed and why.
@@ -110,6 +111,7 @@ func Compile(t config.Table) (*Table, error) {
 		}
 	}
 	ct.fold = foldMap(ct.known)
+	ct.onePass = compileOnePass(ct)
 	return ct, nil
 }
 

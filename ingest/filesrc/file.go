@@ -64,7 +64,7 @@ func (s *Source) readPass(ctx context.Context, path string, f *os.File, id fileI
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tr := newTailReader(rctx, f, path, s.cfg.Follow, s.opts.PollInterval)
-	dec, err := ingest.NewDecoder(s.format(path), tr, ingest.DecoderOptions{Skip: start, Encoding: s.cfg.Encoding})
+	dec, err := ingest.NewDecoder(s.format(path), tr, ingest.DecoderOptions{Skip: start, Encoding: s.cfg.Encoding, Deferred: true})
 	if ctx.Err() != nil {
 		return endCanceled, nil
 	}

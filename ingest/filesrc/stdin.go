@@ -21,7 +21,7 @@ func (s *Source) runStdin(ctx context.Context) error {
 	if path, f, ok := ingest.StdinFile(r); ok && s.opts.Checkpoints != nil {
 		return s.readStdinFile(ctx, path, f)
 	}
-	dec, err := ingest.NewDecoder(s.format(""), r, ingest.DecoderOptions{Encoding: s.cfg.Encoding})
+	dec, err := ingest.NewDecoder(s.format(""), r, ingest.DecoderOptions{Encoding: s.cfg.Encoding, Deferred: true})
 	if err != nil {
 		return fmt.Errorf("stdin: %w", err)
 	}

@@ -101,7 +101,7 @@ func measureIngest(ctx context.Context, dir string, rows int) (ingestResult, err
 	}
 	defer f.Close()
 	cpu0, start := cpuTime(), time.Now()
-	dec, err := ingest.NewDecoder("jsonl", f, ingest.DecoderOptions{})
+	dec, err := ingest.NewDecoder("jsonl", f, ingest.DecoderOptions{Deferred: true})
 	if err != nil {
 		return r, err
 	}
