@@ -45,6 +45,9 @@ type SpoolView struct {
 	Quarantined int         `json:"quarantined"`
 	DeadEvicted int64       `json:"dead_letters_evicted"` // by spool.dead_letter_max_bytes
 	DiskFull    bool        `json:"disk_full"`            // ingest paused: less than spool.reserve_bytes free
+	// Checking: opened after an unclean stop, the file's check runs in the background; row and
+	// byte counts are estimates until it ends.
+	Checking bool `json:"checking,omitempty"`
 }
 
 // ViewSpool takes a SpoolView of s at now.
@@ -52,7 +55,8 @@ func ViewSpool(s SpoolAdmin, now time.Time) SpoolView {
 	st := s.Stats()
 	out := SpoolView{Path: s.Path(), Queues: []QueueView{}, InFlight: st.InFlight, DeadLetters: st.DeadLetters,
 		Bytes: st.Bytes, MaxBytes: st.MaxBytes, FileBytes: st.FileBytes, Dropped: st.Dropped,
-		Requeued: st.Requeued, Quarantined: st.Quarantined, DeadEvicted: st.DeadEvicted, DiskFull: st.DiskFull}
+		Requeued: st.Requeued, Quarantined: st.Quarantined, DeadEvicted: st.DeadEvicted, DiskFull: st.DiskFull,
+		Checking: st.Checking}
 	for q, b := range st.Queues {
 		r := QueueView{Dataset: q.Dataset, Table: q.Table, Rows: b.Rows, Bytes: b.Bytes, InFlight: s.InFlight(q), Oldest: b.Oldest}
 		if !b.Oldest.IsZero() {

@@ -36,6 +36,9 @@ type SpoolStatus struct {
 	DeadEvicted int64 `json:"dead_letters_evicted"`
 	// DiskFull: ingest paused, less than spool.reserve_bytes free on disk.
 	DiskFull bool `json:"disk_full"`
+	// Checking: the check of the file after an unclean stop is running in the background
+	// (delivery runs meanwhile); counts are estimates until it ends.
+	Checking bool `json:"checking,omitempty"`
 }
 
 // PostStatus counts POST rows requests seen by the instrumented transport.
@@ -129,7 +132,8 @@ func (m *Metrics) Status() Status {
 		ss = src.Spool.Stats()
 		st.Spool = &SpoolStatus{FileBytes: ss.FileBytes, UsedBytes: ss.Bytes, MaxBytes: ss.MaxBytes,
 			InFlightRows: ss.InFlight, DeadLetters: ss.DeadLetters, DroppedRows: ss.Dropped,
-			Quarantined: ss.Quarantined, DeadEvicted: ss.DeadEvicted, DiskFull: ss.DiskFull}
+			Quarantined: ss.Quarantined, DeadEvicted: ss.DeadEvicted, DiskFull: ss.DiskFull,
+			Checking: ss.Checking}
 	}
 	for _, ds := range m.cfg.Datasets {
 		d := DatasetStatus{Name: ds.Name, Retention: ds.Retention, RowsPerHour: ds.Limits.RowsPerHour}

@@ -14,6 +14,7 @@ import (
 // matches the in-flight set, and no queue holds a key above its bucket sequence. It waits for
 // writers; meant for tests and for the crash test after every restart.
 func (s *Spool) Check() error {
+	s.WaitChecked()
 	unlock, err := s.lockWrite()
 	if err != nil {
 		return err

@@ -26,6 +26,9 @@ func (s *Spool) MaybeCompact(ctx context.Context) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("spool: compact: %w", err)
 	}
+	if s.checking() { // the background check holds a snapshot of this file
+		return false, nil
+	}
 	return s.compactLocked()
 }
 

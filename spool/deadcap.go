@@ -15,7 +15,7 @@ var keyDeadEvicted = []byte("dead_evicted")
 // disk either. Holds wmu.
 func (s *Spool) evictDead(tx *bolt.Tx, eff *effects) error {
 	over := s.st.deadBytes + eff.deadBytes - s.opts.MaxDeadBytes
-	if over <= 0 {
+	if over <= 0 || s.checking() { // never evict on estimates (bgcheck.go)
 		return nil
 	}
 	b := tx.Bucket(bucketDead)

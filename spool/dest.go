@@ -262,6 +262,7 @@ func (s *Spool) rescanLocked(q QueueKey) error {
 	return s.view(func(tx *bolt.Tx) error {
 		qb := tx.Bucket(bucketQueues).Bucket(queueName(q))
 		qs := s.st.queue(q)
+		s.forgetEstimate(q) // exact from here on
 		s.st.used -= qs.readyBytes
 		qs.ready, qs.readyBytes, qs.oldestSeq, qs.oldestAt = 0, 0, 0, time.Time{}
 		if qb != nil {

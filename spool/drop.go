@@ -38,7 +38,7 @@ func (h *head) skipTaken() {
 // in flight the spool goes over the cap by at most the in-flight rows. Holds wmu.
 func (s *Spool) makeRoom(tx *bolt.Tx, incoming int64, eff *effects) error {
 	over := s.st.used + incoming - s.opts.MaxBytes
-	if s.opts.WhenFull != WhenFullDropOldest || over <= 0 {
+	if s.opts.WhenFull != WhenFullDropOldest || over <= 0 || s.checking() { // never drop on estimates
 		return nil
 	}
 	all := s.heads(tx)

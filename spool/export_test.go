@@ -11,3 +11,9 @@ func FailCompactionOpen(s *Spool, err error) {
 	}
 	s.failCopyOpen = func() error { return err }
 }
+
+// WithCheckGate makes the background check after an unclean stop wait for gate before it starts.
+func WithCheckGate(o Options, gate <-chan struct{}) Options {
+	o.checkGate = gate
+	return o
+}

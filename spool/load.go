@@ -1,16 +1,18 @@
 package spool
 
 import (
+	"context"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // load creates missing buckets, re-queues rows left in flight and rebuilds the in-memory state:
-// from the clean-shutdown marker when the file has one that is current (a few page reads),
-// otherwise by scanning every row. A read-only spool writes nothing: rows in flight count as
-// ready, as the next Open would make them.
-func (s *Spool) load(clean *cleanMarker) error {
+// from the clean-shutdown marker when the file has one that is current (a few page reads), from
+// estimates when the check is deferred (a few page reads; runCheck replaces them), otherwise by
+// scanning every row. A read-only spool writes nothing: rows in flight count as ready, as the
+// next Open would make them.
+func (s *Spool) load(how openHow) error {
 	return protect(func() error {
 		var requeued int
 		if !s.opts.ReadOnly {
@@ -35,23 +37,36 @@ func (s *Spool) load(clean *cleanMarker) error {
 			s.log.Warn("spool: re-queued rows that were in flight when the previous process stopped; Power BI may receive them twice",
 				"rows", requeued)
 		}
+		if how.deferred {
+			return s.loadDeferred()
+		}
 		var st state
 		err := s.db.View(func(tx *bolt.Tx) error {
 			var err error
-			if clean != nil {
-				st, err = stateFromClean(tx, clean)
+			if how.clean != nil {
+				st, err = stateFromClean(tx, how.clean)
 			} else {
-				st, err = scanState(tx)
+				st, err = scanState(context.Background(), tx)
 			}
 			return err
 		})
 		if err != nil {
 			return fmt.Errorf("spool: open %s: %w", s.path, err)
 		}
-		st.quarant = s.st.quarant
-		s.st = st
+		s.setState(st)
 		return nil
 	})
+}
+
+// setState installs st as the in-memory state, keeping what belongs to the process rather than
+// the file: the quarantine count, and the bytes of Appends admitted and not yet committed.
+func (s *Spool) setState(st state) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st.quarant, st.compacts = s.st.quarant, s.st.compacts
+	st.reserved, st.diskReserved = s.st.reserved, s.st.diskReserved
+	st.lowDiskSince, st.lowDiskEvents, st.failAvail = s.st.lowDiskSince, s.st.lowDiskEvents, s.st.failAvail
+	s.st = st
 }
 
 // requeueInflight drops every in-flight marker (whole buckets: no cursor deletes) and returns
@@ -89,9 +104,9 @@ func requeueInflight(tx *bolt.Tx, sys *bolt.Bucket) (int, error) {
 
 // scanState rebuilds the in-memory state from every row and dead letter in the file. Rows in
 // flight count as ready: Open re-queues them.
-func scanState(tx *bolt.Tx) (state, error) {
+func scanState(ctx context.Context, tx *bolt.Tx) (state, error) {
 	st := newState()
-	if err := scanQueues(tx, &st); err != nil {
+	if err := scanQueues(ctx, tx, &st); err != nil {
 		return st, err
 	}
 	if sys := tx.Bucket(bucketSys); sys != nil {
@@ -102,6 +117,9 @@ func scanState(tx *bolt.Tx) (state, error) {
 		return st, nil
 	}
 	err := dead.ForEach(func(_, v []byte) error {
+		if st.dead%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
 		st.dead++
 		st.deadBytes += int64(len(v))
 		return nil
@@ -116,7 +134,7 @@ func readSysCounters(sys *bolt.Bucket, st *state) {
 	st.deadEvicted = int64(getU64(sys.Get(keyDeadEvicted)))
 }
 
-func scanQueues(tx *bolt.Tx, st *state) error {
+func scanQueues(ctx context.Context, tx *bolt.Tx, st *state) error {
 	queues, sys := tx.Bucket(bucketQueues), tx.Bucket(bucketSys)
 	if queues == nil {
 		return nil
@@ -133,7 +151,11 @@ func scanQueues(tx *bolt.Tx, st *state) error {
 		}
 		qb := queues.Bucket(name)
 		top := qb.Sequence()
+		n := 0
 		return qb.ForEach(func(k, v []byte) error {
+			if n++; n%4096 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if len(k) != 8 || v == nil || keySeq(k) > top || len(v) < tsLen {
 				return fmt.Errorf("%w: queue %s: row key %x is not one the spool wrote", errCorrupt, q, k)
 			}

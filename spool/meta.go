@@ -79,7 +79,8 @@ func (s *Spool) Stats() Stats {
 	st := Stats{Queues: make(map[QueueKey]Backlog, len(s.st.queues)), InFlight: s.st.inflight,
 		DeadLetters: s.st.dead, Bytes: s.st.used, MaxBytes: s.opts.MaxBytes, Dropped: s.st.dropped,
 		Requeued: s.st.requeued, Quarantined: s.st.quarant, Compactions: s.st.compacts,
-		DeadEvicted: s.st.deadEvicted, DiskFull: !s.st.lowDiskSince.IsZero(), DiskFullEvents: s.st.lowDiskEvents}
+		DeadEvicted: s.st.deadEvicted, DiskFull: !s.st.lowDiskSince.IsZero(), DiskFullEvents: s.st.lowDiskEvents,
+		Checking: s.checking()}
 	for q, qs := range s.st.queues {
 		st.Queues[q] = qs.backlog()
 	}
@@ -105,6 +106,10 @@ func (s *Spool) Close() error {
 	s.closed = true
 	close(s.stop)
 	s.mu.Unlock()
+	if s.chkDone != nil { // the deferred check: stop it (and a salvage after it) first
+		s.chkCancel()
+		<-s.chkDone
+	}
 	s.appends.Wait()
 	close(s.loopQuit)
 	<-s.loopDone
@@ -116,7 +121,7 @@ func (s *Spool) Close() error {
 		return err
 	}
 	var err error
-	if s.db != nil && !s.damaged.Load() {
+	if s.db != nil && !s.damaged.Load() && !s.checking() { // estimated counts are no marker
 		if cerr := protect(s.writeClean); cerr != nil {
 			s.log.Warn("spool: could not write the clean-shutdown marker; the next start runs the full check", "path", s.path, "err", cerr)
 		}

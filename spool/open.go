@@ -23,21 +23,26 @@ var errCorrupt = errors.New("spool file corrupt")
 // with ErrInUse naming that process.
 //
 // The file is untrusted until checked: Open validates its meta pages against the file size
-// before bbolt maps it, runs the full structural check (pread, never through the mapping) unless
-// the file carries a current clean-shutdown marker, and opens and loads it with faults turned
-// into errors (debug.SetPanicOnFault), so a damaged file is quarantined instead of killing the
-// process. With Options.ReadOnly nothing is written and a damaged file is an error, not moved.
+// before bbolt maps it and opens and loads it with faults turned into errors
+// (debug.SetPanicOnFault), so a damaged file is quarantined instead of killing the process. The
+// full structural check (pread, never through the mapping) and the scan of every row run at
+// Open for a small file (Options.FullCheckMaxBytes of used pages); a larger one opens on its
+// clean-shutdown marker, or after an unclean stop on estimates (a few page reads) with the
+// check and the scan in the background while delivery runs (Stats().Checking): their result
+// replaces the estimates, or, when they find damage, the file is moved aside and its rows
+// salvaged into a fresh one (runCheck). With Options.ReadOnly nothing is written and a damaged
+// file is an error, not moved.
 func Open(path string, opts Options) (*Spool, error) {
 	opts, err := withDefaults(opts)
 	if err != nil {
 		return nil, err
 	}
 	s := &Spool{path: path, opts: opts, log: opts.Logger, st: newState()}
-	clean, err := s.openFile()
+	how, err := s.openFile()
 	if err != nil {
 		return nil, err
 	}
-	if err := s.load(clean); err != nil {
+	if err := s.load(how); err != nil {
 		_ = s.db.Close()
 		s.db = nil
 		if !errors.Is(err, errCorrupt) || opts.ReadOnly {
@@ -49,18 +54,29 @@ func Open(path string, opts Options) (*Spool, error) {
 		if _, err := s.openFile(); err != nil {
 			return nil, err
 		}
-		if err := s.load(nil); err != nil {
+		if err := s.load(openHow{}); err != nil {
 			_ = s.db.Close()
 			return nil, err
 		}
 	}
-	if !opts.ReadOnly {
+	if !opts.ReadOnly && s.chk == nil {
 		if _, err := s.compactLocked(); err != nil {
 			s.log.Warn("spool compaction at open failed", "path", path, "err", err)
 		}
 	}
 	s.start()
+	if s.chk != nil {
+		go s.runCheck(s.chk)
+	}
 	return s, nil
+}
+
+// openHow is what validate decided: open on the clean-shutdown marker (clean), or on estimates
+// with the full check and row scan in the background (deferred), or neither: the full check has
+// passed and load scans every row.
+type openHow struct {
+	clean    *cleanMarker
+	deferred bool
 }
 
 func withDefaults(o Options) (Options, error) {
@@ -118,50 +134,61 @@ func (s *Spool) start() {
 }
 
 // openFile validates s.path and opens it with bbolt, quarantining a corrupt file once (in
-// read-only mode the corruption is returned instead). It returns the file's clean-shutdown
-// marker when it is current.
-func (s *Spool) openFile() (*cleanMarker, error) {
-	clean, err := s.validate()
+// read-only mode the corruption is returned instead). It returns how load rebuilds the state.
+func (s *Spool) openFile() (openHow, error) {
+	how, err := s.validate()
 	if err == nil {
 		err = s.openDB()
 	}
 	if errors.Is(err, errCorrupt) && !s.opts.ReadOnly {
 		if qerr := s.quarantine(err); qerr != nil {
-			return nil, qerr
+			return openHow{}, qerr
 		}
-		clean, err = nil, s.openDB()
+		how, err = openHow{}, s.openDB()
 	}
 	if err != nil {
-		return nil, err
+		return openHow{}, err
 	}
 	if s.opts.ReadOnly {
-		return clean, nil
+		return how, nil
 	}
-	return clean, s.writePID()
+	return how, s.writePID()
 }
 
 // validate checks the file before bbolt maps it, holding the file lock meanwhile: the meta pages
-// against the file size always, the whole structure unless a current clean-shutdown marker
-// says nothing was written since a clean Close. A missing or empty file is valid (bbolt
-// creates it).
-func (s *Spool) validate() (*cleanMarker, error) {
+// against the file size always. A file whose used pages come to at most
+// Options.FullCheckMaxBytes gets the full structural check now (tens of milliseconds) and load
+// scans its rows. A larger one opens on its clean-shutdown marker alone when that is current;
+// without one (an unclean stop) it gets what bbolt needs before it writes (meta and freelist,
+// a few page reads), and the full structural check and the scan of every row run in the
+// background once Open returns (runCheck). A missing or empty file is valid (bbolt creates it).
+func (s *Spool) validate() (openHow, error) {
 	unlock, err := s.lockFile()
 	if err != nil || unlock == nil {
-		return nil, err
+		return openHow{}, err
 	}
 	defer unlock()
 	pf, err := openPageFile(s.path)
 	if err != nil || pf == nil {
-		return nil, err
+		return openHow{}, err
 	}
 	defer pf.close()
-	if clean := readClean(pf); clean != nil && (s.opts.FullCheckMaxBytes < 0 || pf.size > s.opts.FullCheckMaxBytes) {
-		return clean, nil
+	// Used pages, not the file size: bbolt grows the file 16 MiB ahead of its last page, so a
+	// file of a few rows would otherwise never count as small.
+	large := s.opts.FullCheckMaxBytes < 0 || pf.usedBytes() > s.opts.FullCheckMaxBytes
+	if clean := readClean(pf); clean != nil && large {
+		return openHow{clean: clean}, nil
+	}
+	if large {
+		if err := pf.checkFreelist(); err != nil {
+			return openHow{}, fmt.Errorf("%w: %s: check: %w", errCorrupt, s.path, err)
+		}
+		return openHow{deferred: true}, nil
 	}
 	if err := pf.check(); err != nil {
-		return nil, fmt.Errorf("%w: %s: check: %w", errCorrupt, s.path, err)
+		return openHow{}, fmt.Errorf("%w: %s: check: %w", errCorrupt, s.path, err)
 	}
-	return nil, nil // load scans every row, checking each
+	return openHow{}, nil // load scans every row, checking each
 }
 
 // lockFile takes the lock bbolt uses (flock: exclusive, shared when read-only) on the existing
@@ -236,14 +263,25 @@ func classifyOpen(path string, err error) error {
 
 // quarantine moves the corrupt file aside, logs and counts it.
 func (s *Spool) quarantine(cause error) error {
-	dst := s.path + ".corrupt-" + s.now().UTC().Format("20060102T150405.000000000Z")
-	if err := os.Rename(s.path, dst); err != nil {
-		return fmt.Errorf("spool: quarantine %s: %w (cause: %w)", s.path, err, cause)
+	dst, err := s.moveAside(cause)
+	if err != nil {
+		return err
 	}
-	s.st.quarant++
 	s.log.Error("spool file corrupt: moved aside, starting a fresh spool; recover its rows with `pbi-pusher spool salvage`",
 		"path", s.path, "quarantined", dst, "err", cause)
 	return nil
+}
+
+// moveAside renames the corrupt file to PATH.corrupt-<time> and counts it.
+func (s *Spool) moveAside(cause error) (string, error) {
+	dst := s.path + ".corrupt-" + s.now().UTC().Format("20060102T150405.000000000Z")
+	if err := os.Rename(s.path, dst); err != nil {
+		return "", fmt.Errorf("spool: quarantine %s: %w (cause: %w)", s.path, err, cause)
+	}
+	s.mu.Lock()
+	s.st.quarant++
+	s.mu.Unlock()
+	return dst, nil
 }
 
 func (s *Spool) pidPath() string { return s.path + ".pid" }

@@ -2,6 +2,7 @@ package spool
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -249,6 +250,8 @@ type walker struct {
 	lo, hi []byte // key range of the page being walked, from its parent branch element
 	// leaf is called for every leaf element that is not a nested bucket, with the bucket path.
 	leaf func(path [][]byte, key, value []byte)
+	// cancel (optional) stops a strict walk with its error when it returns one.
+	cancel func() error
 }
 
 func newWalker(pf *pageFile, tolerant bool) *walker {
@@ -297,6 +300,12 @@ func (w *walker) walkBucket(path [][]byte, v []byte, depth int) {
 func (w *walker) walkPage(path [][]byte, id uint64, depth int) {
 	if w.stopped() {
 		return
+	}
+	if w.cancel != nil && !w.tolerant {
+		if err := w.cancel(); err != nil {
+			w.err = err
+			return
+		}
 	}
 	if depth > maxWalkDepth {
 		w.fail(path, fmt.Errorf("page %d: tree deeper than %d", id, maxWalkDepth))
@@ -372,11 +381,15 @@ func (pf *pageFile) freePages() ([]uint64, error) {
 // well formed and referenced once, the freelist is readable and disjoint from them, and every
 // page below the high-water mark is one or the other (what bbolt's tx.Check verifies, done with
 // pread so a damaged file yields an error, never a fault).
-func (pf *pageFile) check() error {
+func (pf *pageFile) check() error { return pf.checkCtx(context.Background()) }
+
+// checkCtx is check, stopping with ctx's error once ctx ends.
+func (pf *pageFile) checkCtx(ctx context.Context) error {
 	// The walk reads every page in tree order: ask the kernel to read the file ahead at disk
 	// speed meanwhile (best effort; a cold 1 GB file otherwise costs a seek per page).
 	readAhead(pf.f, pf.size)
 	w := newWalker(pf, false)
+	w.cancel = ctx.Err
 	w.walkRoot()
 	if w.err != nil {
 		return w.err
@@ -401,6 +414,29 @@ func (pf *pageFile) check() error {
 		if !w.seen[id] {
 			return fmt.Errorf("page %d: neither reachable nor free", id)
 		}
+	}
+	return nil
+}
+
+// usedBytes is the size of the pages the meta counts (the high-water mark): the file itself may
+// be longer by the space bbolt grows it ahead (see initialMmapSize), which holds nothing.
+func (pf *pageFile) usedBytes() int64 { return int64(pf.meta.hwm) * int64(pf.meta.pageSize) }
+
+// checkFreelist is the part of the full check that bbolt needs before it writes: the freelist
+// page reads, and every id it lists is inside [2, high-water mark), listed once, and neither the
+// root nor the freelist page itself. A few page reads whatever the size of the file. (Whether a
+// listed page is also reachable from the root takes the full walk: checkCtx.)
+func (pf *pageFile) checkFreelist() error {
+	free, err := pf.freePages()
+	if err != nil {
+		return err
+	}
+	seen := make(map[uint64]bool, len(free))
+	for _, id := range free {
+		if id < 2 || id >= pf.meta.hwm || seen[id] || id == pf.meta.root || id == pf.meta.freelist {
+			return fmt.Errorf("freelist: page %d is outside [2, %d), listed twice, the root or the freelist", id, pf.meta.hwm)
+		}
+		seen[id] = true
 	}
 	return nil
 }

@@ -51,6 +51,8 @@ type Options struct {
 	// Remap maps source-format dead letters on replay (see Remapper). nil: replay leaves them
 	// in place (a raw CSV line or unconverted value is not a row).
 	Remap Remapper
+
+	checkGate <-chan struct{} // tests: the background check waits for it before it starts
 }
 
 // Full policies.
@@ -130,6 +132,10 @@ type Stats struct {
 	DiskFull bool
 	// DiskFullEvents counts the times the disk filled up since Open.
 	DiskFullEvents int
+	// Checking: the file was opened after an unclean stop and its full check and row scan are
+	// still running in the background; until they end, the row and byte counts of Queues,
+	// Bytes and DeadLetters are estimates (the oldest row of each queue is exact).
+	Checking bool
 }
 
 var (
@@ -163,6 +169,12 @@ type Spool struct {
 
 	failCopyOpen func() error // test hook: makes compaction's open of its copy fail
 	damaged      atomic.Bool  // a read met a damaged page: Close writes no clean-shutdown marker
+
+	// chk is the deferred check after an unclean stop (bgcheck.go), nil once the counts are
+	// exact; set by Open, cleared holding wmu and mu. chkDone and chkCancel stay set.
+	chk       *bgCheck
+	chkDone   chan struct{}
+	chkCancel func()
 
 	wmu sync.Mutex
 

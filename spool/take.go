@@ -1,10 +1,14 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
+
+// errNoRows rolls back a Take that found no ready row.
+var errNoRows = errors.New("no ready rows")
 
 // Take marks up to maxRows oldest ready rows of q (and at most maxBytes of row data, but always
 // at least one row) in flight and returns them; nil when q has no ready rows. maxRows or
@@ -26,13 +30,20 @@ func (s *Spool) Take(q QueueKey, maxRows, maxBytes int) (*Batch, error) {
 	err = s.update(func(tx *bolt.Tx) error {
 		var err error
 		b, next, err = takeTx(tx, q, qs, maxRows, maxBytes)
+		if err == nil && len(b.Rows) == 0 {
+			return errNoRows // commit nothing
+		}
 		return err
 	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if errors.Is(err, errNoRows) { // ready rows counted, none in the file: estimates (bgcheck.go)
+		s.takeFoundNone(q, qs)
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("spool: take from %s: %w", q, s.classifyWrite(err))
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, r := range b.Rows {
 		qs.taken[r.Seq] = takenRow{size: len(r.Data), at: r.At}
 	}

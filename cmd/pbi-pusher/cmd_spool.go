@@ -360,6 +360,9 @@ func (c *spoolCmd) stats(b spoolBackend) error {
 	fmt.Fprintf(tw, "\nin flight\t%d\ndead letters\t%d\nspooled bytes\t%d of %d\nfile bytes\t%d\n",
 		out.InFlight, out.DeadLetters, out.Bytes, out.MaxBytes, out.FileBytes)
 	fmt.Fprintf(tw, "dropped (drop_oldest)\t%d\nre-queued after crash\t%d\ndead letters evicted\t%d\n", out.Dropped, out.Requeued, out.DeadEvicted)
+	if out.Checking {
+		fmt.Fprintln(tw, "\nrows and bytes are estimates: the file was not closed cleanly and is not checked yet (the agent checks it in the background)")
+	}
 	return tw.Flush()
 }
 

@@ -1,0 +1,367 @@
+package spool
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// After an unclean stop (no current clean-shutdown marker) a large file is not checked before
+// Open returns: the structural check and the scan of every row take a second per few hundred
+// MB read from disk, and delivery must not wait for them. Open instead
+//
+//   - checks what bbolt needs before it writes, with pread: the meta pages and the freelist (every
+//     id inside the file, listed once), a few page reads;
+//   - re-queues the rows left in flight, as always;
+//   - opens a read transaction (the snapshot) and estimates the state from it in a few page
+//     reads per queue: the oldest row of each queue exactly (what Take starts from), its rows as
+//     the span of its keys (an upper bound), its bytes from the mean size of its first rows;
+//   - and starts runCheck, which runs the full structural check on the snapshot's pages (pread;
+//     bbolt reuses none of them while the snapshot is open) and scans its rows.
+//
+// Every change after the snapshot moves the counters by a delta (Append, Take, Ack, Nack, Reject,
+// drops, dead letters), so when the scan ends, adding (scanned - estimated) per counter gives the
+// exact state, whatever ran meanwhile. While the counts are estimates nothing is dropped
+// (drop_oldest) or evicted (dead-letter cap) on their word and no clean-shutdown marker is
+// written (the next start estimates and checks again). When the check finds damage, the file is
+// moved aside (PATH.corrupt-<time>, logged once), delivery continues on a fresh file and the
+// readable rows of the old one, acknowledged ones included, are salvaged into it.
+
+// bgCheck is the deferred check of one Open.
+type bgCheck struct {
+	tx     *bolt.Tx  // the snapshot: the state estimated, checked and scanned
+	pf     *pageFile // the file as of the snapshot, for the structural check
+	est    estimate  // the estimated part of the counters; guarded like the state
+	start  time.Time
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// estimate is how much of the in-memory counters came from estimateState rather than the file.
+type estimate struct {
+	queues    map[QueueKey]estQueue
+	dead      int
+	deadBytes int64
+}
+
+type estQueue struct {
+	rows  int
+	bytes int64
+}
+
+// estimateSample is how many rows of each queue (and dead letters) the estimate reads.
+const estimateSample = 64
+
+// loadDeferred opens the snapshot, estimates the state from it and prepares runCheck.
+// Runs inside load (under protect), before anyone else has s.
+func (s *Spool) loadDeferred() error {
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		return fmt.Errorf("spool: open %s: %w", s.path, err)
+	}
+	kept := false
+	defer func() { // on any failure, a panic included: Open closes the DB, which waits for tx
+		if !kept {
+			_ = tx.Rollback()
+		}
+	}()
+	st, est, err := estimateState(tx)
+	if err != nil {
+		return fmt.Errorf("spool: open %s: %w", s.path, err)
+	}
+	pf, err := openPageFile(s.path)
+	if err == nil && pf == nil {
+		err = errors.New("empty file")
+	}
+	if err == nil && pf.meta.txid != uint64(tx.ID()) {
+		pf.close()
+		err = fmt.Errorf("%w: %s: meta txid %d, snapshot %d", errCorrupt, s.path, pf.meta.txid, tx.ID())
+	}
+	if err != nil {
+		return fmt.Errorf("spool: open %s: %w", s.path, err)
+	}
+	kept = true
+	ctx, cancel := context.WithCancel(context.Background())
+	s.chk = &bgCheck{tx: tx, pf: pf, est: est, start: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	s.chkDone, s.chkCancel = s.chk.done, cancel
+	s.setState(st)
+	s.log.Info("spool: unclean stop; opened on estimates, checking the file in the background",
+		"path", s.path, "used_bytes", pf.usedBytes())
+	return nil
+}
+
+// estimateState builds the state from a few pages of each queue (see bgCheck).
+func estimateState(tx *bolt.Tx) (state, estimate, error) {
+	st := newState()
+	est := estimate{queues: map[QueueKey]estQueue{}}
+	queues, sys := tx.Bucket(bucketQueues), tx.Bucket(bucketSys)
+	if queues == nil || sys == nil {
+		return st, est, fmt.Errorf("%w: missing top-level buckets", errCorrupt)
+	}
+	readSysCounters(sys, &st)
+	err := queues.ForEachBucket(func(name []byte) error {
+		q, ok := parseQueueName(name)
+		if !ok {
+			return fmt.Errorf("queue bucket %q: bad name", name)
+		}
+		qs := st.queue(q)
+		qs.delivered = int64(getU64(sys.Get([]byte(keyDelivered + string(name)))))
+		qs.requeued = int64(getU64(sys.Get([]byte(keyRequeuedQ + string(name)))))
+		qb := queues.Bucket(name)
+		rows, bytes, first, at, err := estimateBucket(qb, true)
+		if err != nil {
+			return fmt.Errorf("%w: queue %s: %w", errCorrupt, q, err)
+		}
+		qs.addReady(rows, bytes, first, at)
+		st.used += bytes
+		est.queues[q] = estQueue{rows: rows, bytes: bytes}
+		return nil
+	})
+	if err != nil {
+		return st, est, err
+	}
+	if dead := tx.Bucket(bucketDead); dead != nil {
+		rows, bytes, _, _, err := estimateBucket(dead, false)
+		if err != nil {
+			return st, est, fmt.Errorf("%w: dead letters: %w", errCorrupt, err)
+		}
+		st.dead, st.deadBytes = rows, bytes
+		est.dead, est.deadBytes = rows, bytes
+	}
+	return st, est, nil
+}
+
+// estimateBucket estimates the entries of b (8-byte sequence keys) from its first and last keys
+// and its first estimateSample values: rows is the key span (exact when the sample reached the
+// end), bytes the span times the sample's mean size (row data for queues, whole values for dead
+// letters). first and at are the first key and, for a queue, its row's append time.
+func estimateBucket(b *bolt.Bucket, queue bool) (rows int, bytes int64, first uint64, at time.Time, err error) {
+	c := b.Cursor()
+	k, v := c.First()
+	if k == nil {
+		return 0, 0, 0, time.Time{}, nil
+	}
+	size := func(k, v []byte) (int64, error) {
+		if len(k) != 8 || v == nil || (queue && (len(v) < tsLen || keySeq(k) > b.Sequence())) {
+			return 0, fmt.Errorf("key %x is not one the spool wrote", k)
+		}
+		if queue {
+			return int64(len(rowData(v))), nil
+		}
+		return int64(len(v)), nil
+	}
+	first = keySeq(k)
+	if queue {
+		at = rowAt(v)
+	}
+	var n int
+	var sum int64
+	for ; k != nil && n < estimateSample; k, v = c.Next() {
+		sz, err := size(k, v)
+		if err != nil {
+			return 0, 0, 0, time.Time{}, err
+		}
+		n++
+		sum += sz
+	}
+	if k == nil {
+		return n, sum, first, at, nil // the sample was the whole bucket
+	}
+	lk, lv := c.Last()
+	if _, err := size(lk, lv); err != nil {
+		return 0, 0, 0, time.Time{}, err
+	}
+	last := keySeq(lk)
+	if last < first || last-first >= 1<<40 {
+		return 0, 0, 0, time.Time{}, fmt.Errorf("keys %d..%d", first, last)
+	}
+	rows = int(last - first + 1)
+	return rows, sum / int64(n) * int64(rows), first, at, nil
+}
+
+// checking reports whether the counts are still estimates. Holds wmu or mu.
+func (s *Spool) checking() bool { return s.chk != nil }
+
+// runCheck is the deferred check: the full structural check of the snapshot, then the scan of
+// its rows; it replaces the estimates by the exact counts, or repairs the file when it finds
+// damage. Close cancels it.
+func (s *Spool) runCheck(c *bgCheck) {
+	defer close(c.done)
+	if s.opts.checkGate != nil {
+		select {
+		case <-s.opts.checkGate:
+		case <-c.ctx.Done():
+		}
+	}
+	err := c.pf.checkCtx(c.ctx)
+	if err != nil && c.ctx.Err() == nil {
+		err = fmt.Errorf("%w: %s: check: %w", errCorrupt, s.path, err)
+	}
+	c.pf.close()
+	var snap state
+	if err == nil {
+		err = protect(func() error {
+			var err error
+			snap, err = scanState(c.ctx, c.tx)
+			return err
+		})
+	}
+	// Release the snapshot before taking any lock: a writer that must grow the mapping waits
+	// for every read transaction, holding the write lock meanwhile.
+	_ = protect(c.tx.Rollback)
+	switch {
+	case c.ctx.Err() != nil:
+		return // Close: the counts stay estimates, no marker is written, the next start checks
+	case err != nil:
+		s.repair(c, err)
+	default:
+		s.reconcile(c, snap)
+	}
+}
+
+// reconcile replaces the estimated part of every counter by what the scan of the snapshot found.
+func (s *Spool) reconcile(c *bgCheck, snap state) {
+	unlock, err := s.lockWrite()
+	if err != nil {
+		return
+	}
+	defer unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows := 0
+	for q, e := range c.est.queues {
+		qs, sq := s.st.queue(q), snap.queues[q]
+		var ready int
+		var bytes int64
+		if sq != nil {
+			ready, bytes = sq.ready, sq.readyBytes
+		}
+		qs.ready += ready - e.rows
+		qs.readyBytes += bytes - e.bytes
+		s.st.used += bytes - e.bytes
+		rows += ready
+	}
+	s.st.dead += snap.dead - c.est.dead
+	s.st.deadBytes += snap.deadBytes - c.est.deadBytes
+	s.chk = nil
+	s.freedLocked() // blocked Appends look at the exact bytes again
+	s.signal()
+	s.log.Info("spool: background check after an unclean stop passed; counts are exact",
+		"path", s.path, "rows_at_open", rows, "dead_letters_at_open", snap.dead, "took", time.Since(c.start).Round(time.Millisecond))
+}
+
+// forgetEstimate drops q from the estimate after its counters were rebuilt from the file.
+// Holds wmu and mu.
+func (s *Spool) forgetEstimate(q QueueKey) {
+	if s.chk != nil {
+		delete(s.chk.est.queues, q)
+	}
+}
+
+// takeFoundNone is Take on a queue whose (over)estimated ready rows turned out to be none left:
+// its ready counters are estimate residue, dropped now. Holds wmu and mu.
+func (s *Spool) takeFoundNone(q QueueKey, qs *queueState) {
+	if s.chk != nil {
+		e := s.chk.est.queues[q]
+		e.rows -= qs.ready
+		e.bytes -= qs.readyBytes
+		s.chk.est.queues[q] = e
+	}
+	s.st.used -= qs.readyBytes
+	qs.ready, qs.readyBytes, qs.oldestSeq, qs.oldestAt = 0, 0, 0, time.Time{}
+}
+
+// repair handles damage found by the deferred check: it moves the file aside (logged once),
+// opens a fresh one so delivery and ingest go on, and salvages the old file's readable rows into
+// it (those in flight too: Power BI may receive them twice). Batches in flight at that moment
+// are forgotten: their Ack or Nack fails with ErrNotInFlight and their rows come back through
+// the salvage. A read-only spool only logs: it never moves a file.
+func (s *Spool) repair(c *bgCheck, cause error) {
+	s.damaged.Store(true)
+	if s.opts.ReadOnly {
+		s.log.Error("spool file damaged (background check after an unclean stop); counts are estimates",
+			"path", s.path, "err", cause)
+		return
+	}
+	dst, err := s.swapFresh(c, cause)
+	if err != nil {
+		s.log.Error("spool file damaged (background check after an unclean stop), and moving it aside failed; the next start checks it in full",
+			"path", s.path, "err", err, "cause", cause)
+		return
+	}
+	s.log.Error("spool file damaged (background check after an unclean stop): moved aside, delivery goes on with a fresh spool; salvaging its rows into it",
+		"path", s.path, "quarantined", dst, "err", cause)
+	res, err := SalvageFile(c.ctx, dst, s, SalvageOptions{})
+	if err != nil {
+		s.log.Error("spool salvage of the damaged file ended with losses or stopped; what was not recovered stays in the quarantined file (`pbi-pusher spool salvage`)",
+			"quarantined", dst, "rows", res.Rows, "dead_letters", res.DeadLetters, "pages_skipped", res.PagesSkipped, "err", err)
+		return
+	}
+	s.log.Warn("spool salvage of the damaged file done; rows that were in flight may reach Power BI twice",
+		"quarantined", dst, "rows", res.Rows, "dead_letters", res.DeadLetters)
+}
+
+// swapFresh closes the damaged file, moves it aside and opens a fresh one in its place, keeping
+// the destinations registered. Every other call waits meanwhile.
+func (s *Spool) swapFresh(c *bgCheck, cause error) (string, error) {
+	s.dbmu.Lock()
+	defer s.dbmu.Unlock()
+	if s.db == nil {
+		return "", ErrClosed
+	}
+	_ = protect(s.db.Close)
+	s.db = nil
+	dst, err := s.moveAside(cause)
+	if err != nil {
+		if oerr := s.openDB(); oerr != nil { // keep going on the damaged file (guarded)
+			return "", errors.Join(err, oerr)
+		}
+		return "", err
+	}
+	if err := s.openDB(); err != nil {
+		return dst, err
+	}
+	s.mu.Lock()
+	s.chk = nil
+	fanouts := s.fanouts
+	s.fanouts = nil
+	s.mu.Unlock()
+	if err := s.load(openHow{}); err != nil {
+		return dst, err
+	}
+	for q, f := range fanouts {
+		err := s.update(func(tx *bolt.Tx) error {
+			nf, _, err := registerTx(tx, q, f.names)
+			if err != nil || nf == nil {
+				return err
+			}
+			s.mu.Lock()
+			if s.fanouts == nil {
+				s.fanouts = map[QueueKey]*fanout{}
+			}
+			s.fanouts[q] = nf
+			s.mu.Unlock()
+			return nil
+		})
+		if err != nil {
+			return dst, fmt.Errorf("destinations of %s: %w", q, err)
+		}
+	}
+	s.damaged.Store(false)
+	s.mu.Lock()
+	s.freedLocked()
+	s.mu.Unlock()
+	return dst, nil
+}
+
+// WaitChecked waits until the background check after an unclean stop has ended (at once when
+// there is none): the counts are exact, or the file was repaired, or the spool was closed.
+func (s *Spool) WaitChecked() {
+	if s.chkDone != nil {
+		<-s.chkDone
+	}
+}
