@@ -186,6 +186,15 @@ func estimateBucket(b *bolt.Bucket, queue bool) (rows int, bytes int64, first ui
 // checking reports whether the counts are still estimates. Holds wmu or mu.
 func (s *Spool) checking() bool { return s.chk != nil }
 
+// abandon releases the snapshot of a check that will not run (read-only inspection): the counts
+// stay estimates (Stats().Checking).
+func (c *bgCheck) abandon() {
+	c.pf.close()
+	_ = protect(c.tx.Rollback)
+	c.cancel()
+	close(c.done)
+}
+
 // runCheck is the deferred check: the full structural check of the snapshot, then the scan of
 // its rows; it replaces the estimates by the exact counts, or repairs the file when it finds
 // damage. Close cancels it.

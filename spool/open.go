@@ -65,7 +65,10 @@ func Open(path string, opts Options) (*Spool, error) {
 		}
 	}
 	s.start()
-	if s.chk != nil {
+	switch {
+	case s.chk != nil && opts.ReadOnly: // inspection: estimates only, no check reading the file
+		s.chk.abandon()
+	case s.chk != nil:
 		go s.runCheck(s.chk)
 	}
 	return s, nil

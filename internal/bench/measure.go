@@ -564,15 +564,21 @@ func measureMemory(dir, exe string, n, perDataset int, r *memResult) error {
 	return err
 }
 
-// restartResult is the time from start to the first POST with a cold spool.
+// restartResult is the time from start to the first POST with a cold spool, after a clean stop
+// and after kill -9.
 type restartResult struct {
 	bytes      int64
 	firstPost  time.Duration
 	spoolStats time.Duration
+	// after kill -9: no current clean-shutdown marker (the full check runs in the background)
+	killFirstPost  time.Duration
+	killSpoolStats time.Duration
 }
 
 // measureRestart fills a spool of about size bytes, drops it from the page cache and measures
-// the time from starting `run` to the first POST reaching the emulator, and `spool stats`.
+// the time from starting `run` to the first POST reaching the emulator, and `spool stats`; then
+// kills that run with SIGKILL (it has written since its start: the marker is stale) and measures
+// both again on the uncleanly stopped file.
 func measureRestart(dir, exe string, size int64, r *restartResult) error {
 	rdir := filepath.Join(dir, "restart")
 	if err := os.MkdirAll(rdir, 0o755); err != nil {
@@ -606,17 +612,49 @@ func measureRestart(dir, exe string, size int64, r *restartResult) error {
 	if err := dropCache(path); err != nil {
 		return err
 	}
-	start = time.Now()
-	if c, err = startChild(exe, "run", "-config", cfg); err != nil {
+	if r.firstPost, c, err = timeFirstPost(e, exe, cfg); err != nil {
 		return err
 	}
-	err = waitFor(5*time.Minute, func() bool { return e.dataset("Restart").Posts > 0 })
-	r.firstPost = time.Since(start)
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	if werr := c.wait(time.Minute); err == nil {
-		err = werr
+	_ = c.cmd.Process.Kill() // SIGKILL after its first POST: an unclean stop
+	<-c.done
+	if err := dropCache(path); err != nil {
+		return err
 	}
-	return err
+	start = time.Now()
+	if c, err = startChild(exe, "spool", "stats", "-config", cfg); err != nil {
+		return err
+	}
+	if err := c.wait(5 * time.Minute); err != nil {
+		return err
+	}
+	r.killSpoolStats = time.Since(start)
+	if err := dropCache(path); err != nil {
+		return err
+	}
+	if r.killFirstPost, c, err = timeFirstPost(e, exe, cfg); err != nil {
+		return err
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	return c.wait(time.Minute)
+}
+
+// timeFirstPost starts `run` and returns the time until the emulator receives a POST from it,
+// and the running child.
+func timeFirstPost(e *emu, exe, cfg string) (time.Duration, *child, error) {
+	before := e.dataset("Restart").Posts
+	start := time.Now()
+	c, err := startChild(exe, "run", "-config", cfg)
+	if err != nil {
+		return 0, nil, err
+	}
+	err = waitFor(5*time.Minute, func() bool { return e.dataset("Restart").Posts > before })
+	took := time.Since(start)
+	if err != nil {
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		return took, nil, fmt.Errorf("%w\n%s", err, tailLines(c.stderr.String(), 10))
+	}
+	return took, c, nil
 }
 
 // dropCache evicts path from the page cache (clean pages; no root needed).
