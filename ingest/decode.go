@@ -24,9 +24,29 @@ type Record struct {
 	Row    []byte         // the row already coerced by the source (HTTP ingest); spooled as is
 	Err    error          // malformed record: reported with its position, never fatal
 
-	// A JSON line left undecoded (DecoderOptions.Deferred): Raw is decoded by Writer.
+	// A JSON object left undecoded (DecoderOptions.Deferred, DeferJSON): Writer decodes Raw.
 	deferred    bool
-	start, base int64 // offsets of the line and of Raw[0] (past a byte order mark)
+	decodeRaw   func([]byte) (map[string]any, error) // DeferJSON's decoder; nil for a JSON line
+	start, base int64                                // a JSON line's offset and Raw[0]'s (past a BOM)
+}
+
+// DeferJSON returns a record whose Raw is the text of one JSON object, already checked for
+// invalid UTF-8 and lone surrogate escapes (CheckJSONText), left undecoded: Writer builds its
+// row straight from the text when the table allows, and otherwise calls decode (the source's
+// own decoding: fields, or the error that becomes the dead letter's reason).
+func DeferJSON(raw []byte, offset int64, decode func([]byte) (map[string]any, error)) Record {
+	return Record{Offset: offset, Raw: raw, deferred: true, decodeRaw: decode}
+}
+
+// Decoded returns the record's fields or its error, decoding a deferred JSON record now.
+func (r *Record) Decoded() (map[string]any, error) {
+	switch {
+	case !r.deferred || r.Err != nil:
+		return r.Fields, r.Err
+	case r.decodeRaw != nil:
+		return r.decodeRaw(r.Raw)
+	}
+	return r.decodeLine()
 }
 
 // Decoder yields records until io.EOF.

@@ -12,11 +12,7 @@ func FieldNames(r Record) []string {
 	if r.Header != nil {
 		return r.Header
 	}
-	fields := r.Fields
-	if r.deferred && r.Err == nil {
-		fields, _ = r.decodeLine()
-	}
-	if fields != nil {
+	if fields, _ := r.Decoded(); fields != nil {
 		return slices.Sorted(maps.Keys(fields))
 	}
 	return nil

@@ -96,7 +96,7 @@ func (w *Writer) Write(ctx context.Context, source string, recs []Record, checkp
 					continue
 				}
 			}
-			fields, err = r.decodeLine()
+			fields, err = r.Decoded()
 		}
 		if err == nil {
 			var row []byte

@@ -13,7 +13,9 @@ import (
 )
 
 // decodeMessages turns fetched messages into records: one per JSON object, one per element
-// of a JSON array. Malformed input becomes a record with Err set and Raw = the bad bytes.
+// of a JSON array. A value that is not JSON, or not valid text, becomes a record with Err set
+// and Raw = the bad bytes; objects are decoded by the Writer (Record.Decoded gives their fields
+// or error).
 func decodeMessages(msgs []kafka.Message) []ingest.Record {
 	recs := make([]ingest.Record, 0, len(msgs))
 	for i := range msgs {
@@ -44,16 +46,23 @@ func appendArray(recs []ingest.Record, value []byte, offset int64) []ingest.Reco
 	return recs
 }
 
+// objectRecord is one JSON object of a value (checked for invalid UTF-8 and lone surrogates),
+// left for the Writer to decode (straight into the row when the table allows).
 func objectRecord(raw []byte, offset int64) ingest.Record {
+	return ingest.DeferJSON(raw, offset, decodeObject)
+}
+
+// decodeObject decodes one JSON object; the error is the dead letter's reason.
+func decodeObject(raw []byte) (map[string]any, error) {
 	var fields map[string]any
 	err := decodeOne(raw, &fields)
 	if err == nil && fields == nil {
 		err = errors.New("not a JSON object")
 	}
 	if err != nil {
-		return badRecord(raw, offset, err)
+		return nil, fmt.Errorf("kafka value: %w", err)
 	}
-	return ingest.Record{Offset: offset, Fields: fields, Raw: raw}
+	return fields, nil
 }
 
 func badRecord(raw []byte, offset int64, err error) ingest.Record {

@@ -39,11 +39,12 @@ func TestDecodeMessages(t *testing.T) {
 				if r.Offset != 41 || r.Line != 0 || r.Raw == nil && tc.value != "" {
 					t.Errorf("record position/raw: %+v", r)
 				}
-				if r.Err != nil {
+				fields, err := r.Decoded()
+				if err != nil {
 					bad++
 					continue
 				}
-				good = append(good, r.Fields["a"].(string))
+				good = append(good, fields["a"].(string))
 			}
 			if bad != tc.bad || len(good) != len(tc.good) {
 				t.Fatalf("got good %v bad %d, want good %v bad %d", good, bad, tc.good, tc.bad)
@@ -63,14 +64,15 @@ func TestDecodeKeepsNumbersAndRaw(t *testing.T) {
 	if len(recs) != 2 {
 		t.Fatalf("got %d records", len(recs))
 	}
-	if n, ok := recs[0].Fields["n"].(json.Number); !ok || n.String() != "12345678901234567890" {
-		t.Errorf("n = %#v, want json.Number 12345678901234567890", recs[0].Fields["n"])
+	fields, err := recs[0].Decoded()
+	if n, ok := fields["n"].(json.Number); err != nil || !ok || n.String() != "12345678901234567890" {
+		t.Errorf("n = %#v (%v), want json.Number 12345678901234567890", fields["n"], err)
 	}
 	if string(recs[1].Raw) != `{"n":1.5}` {
 		t.Errorf("raw of element = %q", recs[1].Raw)
 	}
 	bad := decodeMessages([]kafka.Message{{Offset: 9, Value: []byte(`{oops`)}})
-	if bad[0].Err == nil || string(bad[0].Raw) != `{oops` {
+	if _, err := bad[0].Decoded(); err == nil || string(bad[0].Raw) != `{oops` {
 		t.Errorf("malformed: %+v", bad[0])
 	}
 }
@@ -81,8 +83,9 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, value []byte) {
 		for _, r := range decodeMessages([]kafka.Message{{Offset: 3, Value: value}}) {
-			if r.Offset != 3 || (r.Err == nil) == (r.Fields == nil) {
-				t.Fatalf("record %+v: want offset 3 and exactly one of Fields, Err", r)
+			fields, err := r.Decoded()
+			if r.Offset != 3 || (err == nil) == (fields == nil) {
+				t.Fatalf("record %+v: want offset 3 and exactly one of fields, error", r)
 			}
 		}
 	})

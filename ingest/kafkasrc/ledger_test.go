@@ -47,7 +47,7 @@ func (l *ledger) add(source string, recs []ingest.Record) error {
 	defer l.mu.Unlock()
 	l.sources[source] = true
 	for _, r := range recs {
-		if r.Err != nil {
+		if _, err := r.Decoded(); err != nil {
 			l.bad = append(l.bad, r)
 			continue
 		}
@@ -84,7 +84,11 @@ func (l *ledger) distinct() int {
 }
 
 func idOf(r ingest.Record) (int64, error) {
-	v, ok := r.Fields["id"]
+	fields, err := r.Decoded()
+	if err != nil {
+		return 0, err
+	}
+	v, ok := fields["id"]
 	if !ok {
 		return 0, fmt.Errorf("record at offset %d has no id", r.Offset)
 	}

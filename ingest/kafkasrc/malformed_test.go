@@ -10,8 +10,8 @@ import (
 	"github.com/segmentio/kafka-go"
 )
 
-// TestMalformedRecordsFlowOn: malformed values reach the writer as records with Err, Raw and
-// their offset (the writer dead-letters them as topic/partition@offset); every good row in the
+// TestMalformedRecordsFlowOn: malformed values reach the writer as records with an error (Err,
+// or Decoded's for an object left to the writer to decode), Raw and their offset (the writer dead-letters them as topic/partition@offset); every good row in the
 // same partitions, before and after them, is spooled, arrays give one row per element, and
 // offsets are committed past the bad ones.
 func TestMalformedRecordsFlowOn(t *testing.T) {
@@ -69,7 +69,7 @@ func checkBad(t *testing.T, led *ledger, want int, topic string) {
 		t.Fatalf("bad records: %d, want %d", len(led.bad), want)
 	}
 	for _, r := range led.bad {
-		if r.Offset < 0 || r.Line != 0 || !strings.HasPrefix(r.Err.Error(), "kafka value:") {
+		if _, err := r.Decoded(); r.Offset < 0 || r.Line != 0 || !strings.HasPrefix(err.Error(), "kafka value:") {
 			t.Errorf("bad record without position or reason: %+v", r)
 		}
 	}
