@@ -1,9 +1,12 @@
 package spool
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -13,12 +16,14 @@ import (
 // Open returns: the structural check and the scan of every row take a second per few hundred
 // MB read from disk, and delivery must not wait for them. Open instead
 //
-//   - checks what bbolt needs before it writes, with pread: the meta pages and the freelist (every
-//     id inside the file, listed once), a few page reads;
+//   - checks with pread, before bbolt maps the file, the meta pages, the freelist (every id inside
+//     the file, listed once) and every page bbolt reads while Open runs (summarize): the whole
+//     tree except the inside of each queue, the dead letters and the destinations' done sets,
+//     of which it reads the first and last root-to-leaf paths and the paths to rows in flight;
 //   - re-queues the rows left in flight, as always;
-//   - opens a read transaction (the snapshot) and estimates the state from it in a few page
-//     reads per queue: the oldest row of each queue exactly (what Take starts from), its rows as
-//     the span of its keys (an upper bound), its bytes from the mean size of its first rows;
+//   - opens a read transaction (the snapshot) and estimates the state from those edges: the
+//     oldest row of each queue exactly (what Take starts from), its rows as the span of its keys
+//     (an upper bound), its bytes from the mean size of the rows read;
 //   - and starts runCheck, which runs the full structural check on the snapshot's pages (pread;
 //     bbolt reuses none of them while the snapshot is open) and scans its rows.
 //
@@ -39,6 +44,20 @@ type bgCheck struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	took   chan struct{} // closed by the first Take: delivery has what it needs from the disk
+	once   sync.Once
+}
+
+// checkDelay bounds how long the check waits for the first Take before it starts reading the
+// whole file (its read-ahead queues the file on the disk: the first batch's few random reads
+// would wait behind it).
+const checkDelay = 2 * time.Second
+
+// tookFirst tells the check that delivery has taken its first batch. Holds wmu or mu.
+func (s *Spool) tookFirst() {
+	if c := s.chk; c != nil {
+		c.once.Do(func() { close(c.took) })
+	}
 }
 
 // estimate is how much of the in-memory counters came from estimateState rather than the file.
@@ -53,12 +72,9 @@ type estQueue struct {
 	bytes int64
 }
 
-// estimateSample is how many rows of each queue (and dead letters) the estimate reads.
-const estimateSample = 64
-
 // loadDeferred opens the snapshot, estimates the state from it and prepares runCheck.
 // Runs inside load (under protect), before anyone else has s.
-func (s *Spool) loadDeferred() error {
+func (s *Spool) loadDeferred(sum *openSummary) error {
 	tx, err := s.db.Begin(false)
 	if err != nil {
 		return fmt.Errorf("spool: open %s: %w", s.path, err)
@@ -69,7 +85,7 @@ func (s *Spool) loadDeferred() error {
 			_ = tx.Rollback()
 		}
 	}()
-	st, est, err := estimateState(tx)
+	st, est, err := estimateState(tx, sum)
 	if err != nil {
 		return fmt.Errorf("spool: open %s: %w", s.path, err)
 	}
@@ -86,7 +102,8 @@ func (s *Spool) loadDeferred() error {
 	}
 	kept = true
 	ctx, cancel := context.WithCancel(context.Background())
-	s.chk = &bgCheck{tx: tx, pf: pf, est: est, start: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	s.chk = &bgCheck{tx: tx, pf: pf, est: est, start: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{}),
+		took: make(chan struct{})}
 	s.chkDone, s.chkCancel = s.chk.done, cancel
 	s.setState(st)
 	s.log.Info("spool: unclean stop; opened on estimates, checking the file in the background",
@@ -94,8 +111,9 @@ func (s *Spool) loadDeferred() error {
 	return nil
 }
 
-// estimateState builds the state from a few pages of each queue (see bgCheck).
-func estimateState(tx *bolt.Tx) (state, estimate, error) {
+// estimateState builds the state from the snapshot's small buckets and sum's edges of the large
+// ones (see bgCheck).
+func estimateState(tx *bolt.Tx, sum *openSummary) (state, estimate, error) {
 	st := newState()
 	est := estimate{queues: map[QueueKey]estQueue{}}
 	queues, sys := tx.Bucket(bucketQueues), tx.Bucket(bucketSys)
@@ -111,12 +129,14 @@ func estimateState(tx *bolt.Tx) (state, estimate, error) {
 		qs := st.queue(q)
 		qs.delivered = int64(getU64(sys.Get([]byte(keyDelivered + string(name)))))
 		qs.requeued = int64(getU64(sys.Get([]byte(keyRequeuedQ + string(name)))))
-		qb := queues.Bucket(name)
-		rows, bytes, first, at, err := estimateBucket(qb, true)
+		rows, bytes, err := sum.edges["q\x00"+string(name)].estimate(true, queues.Bucket(name).Sequence())
 		if err != nil {
 			return fmt.Errorf("%w: queue %s: %w", errCorrupt, q, err)
 		}
-		qs.addReady(rows, bytes, first, at)
+		if rows > 0 {
+			e := sum.edges["q\x00"+string(name)]
+			qs.addReady(rows, bytes, keySeq(e.firstKey), rowAt(e.firstVal))
+		}
 		st.used += bytes
 		est.queues[q] = estQueue{rows: rows, bytes: bytes}
 		return nil
@@ -124,63 +144,37 @@ func estimateState(tx *bolt.Tx) (state, estimate, error) {
 	if err != nil {
 		return st, est, err
 	}
-	if dead := tx.Bucket(bucketDead); dead != nil {
-		rows, bytes, _, _, err := estimateBucket(dead, false)
-		if err != nil {
-			return st, est, fmt.Errorf("%w: dead letters: %w", errCorrupt, err)
-		}
-		st.dead, st.deadBytes = rows, bytes
-		est.dead, est.deadBytes = rows, bytes
+	rows, bytes, err := sum.edges["dead"].estimate(false, 0)
+	if err != nil {
+		return st, est, fmt.Errorf("%w: dead letters: %w", errCorrupt, err)
 	}
+	st.dead, st.deadBytes = rows, bytes
+	est.dead, est.deadBytes = rows, bytes
 	return st, est, nil
 }
 
-// estimateBucket estimates the entries of b (8-byte sequence keys) from its first and last keys
-// and its first estimateSample values: rows is the key span (exact when the sample reached the
-// end), bytes the span times the sample's mean size (row data for queues, whole values for dead
-// letters). first and at are the first key and, for a queue, its row's append time.
-func estimateBucket(b *bolt.Bucket, queue bool) (rows int, bytes int64, first uint64, at time.Time, err error) {
-	c := b.Cursor()
-	k, v := c.First()
-	if k == nil {
-		return 0, 0, 0, time.Time{}, nil
+// estimate returns the entries and bytes of a large bucket (nil e: empty): exact when the walk
+// read all of it, otherwise its key span (an upper bound) and the span times the mean size of
+// the entries read. Queue keys must be ones the spool wrote (8 bytes, at most the bucket's
+// sequence top, values holding the time prefix).
+func (e *edgeInfo) estimate(queue bool, top uint64) (int, int64, error) {
+	if e == nil {
+		return 0, 0, nil
 	}
-	size := func(k, v []byte) (int64, error) {
-		if len(k) != 8 || v == nil || (queue && (len(v) < tsLen || keySeq(k) > b.Sequence())) {
-			return 0, fmt.Errorf("key %x is not one the spool wrote", k)
+	for _, kv := range [][2][]byte{{e.firstKey, e.firstVal}, {e.lastKey, e.lastVal}} {
+		if len(kv[0]) != 8 || (queue && (len(kv[1]) < tsLen || keySeq(kv[0]) > top)) {
+			return 0, 0, fmt.Errorf("key %x is not one the spool wrote", kv[0])
 		}
-		if queue {
-			return int64(len(rowData(v))), nil
-		}
-		return int64(len(v)), nil
 	}
-	first = keySeq(k)
-	if queue {
-		at = rowAt(v)
+	if e.exact {
+		return e.n, e.sum, nil
 	}
-	var n int
-	var sum int64
-	for ; k != nil && n < estimateSample; k, v = c.Next() {
-		sz, err := size(k, v)
-		if err != nil {
-			return 0, 0, 0, time.Time{}, err
-		}
-		n++
-		sum += sz
-	}
-	if k == nil {
-		return n, sum, first, at, nil // the sample was the whole bucket
-	}
-	lk, lv := c.Last()
-	if _, err := size(lk, lv); err != nil {
-		return 0, 0, 0, time.Time{}, err
-	}
-	last := keySeq(lk)
+	first, last := keySeq(e.firstKey), keySeq(e.lastKey)
 	if last < first || last-first >= 1<<40 {
-		return 0, 0, 0, time.Time{}, fmt.Errorf("keys %d..%d", first, last)
+		return 0, 0, fmt.Errorf("keys %d..%d", first, last)
 	}
-	rows = int(last - first + 1)
-	return rows, sum / int64(n) * int64(rows), first, at, nil
+	rows := int(last - first + 1)
+	return rows, e.sum / int64(e.n) * int64(rows), nil
 }
 
 // checking reports whether the counts are still estimates. Holds wmu or mu.
@@ -206,6 +200,17 @@ func (s *Spool) runCheck(c *bgCheck) {
 		case <-c.ctx.Done():
 		}
 	}
+	delay := checkDelay
+	if s.opts.checkDelay != 0 {
+		delay = max(s.opts.checkDelay, 0)
+	}
+	t := time.NewTimer(delay)
+	select {
+	case <-c.took:
+	case <-t.C:
+	case <-c.ctx.Done():
+	}
+	t.Stop()
 	err := c.pf.checkCtx(c.ctx)
 	if err != nil && c.ctx.Err() == nil {
 		err = fmt.Errorf("%w: %s: check: %w", errCorrupt, s.path, err)
@@ -373,4 +378,88 @@ func (s *Spool) WaitChecked() {
 	if s.chkDone != nil {
 		<-s.chkDone
 	}
+}
+
+// openSummary is what the deferred open reads with pread before bbolt maps the file: every page
+// bbolt itself reads while Open runs, checked as the full check would (inside the file, well
+// formed, keys in order, no page twice, no cycle), and the edges the estimate is made of. That
+// is the whole tree except the inside of the large buckets (each queue, the dead letters, the
+// destinations' done sets), of which only the first and last root-to-leaf paths are read, plus
+// the paths to the rows that in-flight markers point at (re-queueing looks them up).
+type openSummary struct {
+	edges   map[string]*edgeInfo // "q\x00"+queue bucket name, or "dead"
+	markers map[string][][]byte  // in-flight marker keys by queue bucket name, ascending
+}
+
+// edgeInfo is what the walk saw of one large bucket: its first and last entries and a sample of
+// value sizes (every entry read). exact: nothing of it was skipped.
+type edgeInfo struct {
+	firstKey, firstVal, lastKey, lastVal []byte
+	n                                    int
+	sum                                  int64
+	exact                                bool
+}
+
+// summarize walks what the deferred open needs (see openSummary). Errors are damage.
+func (pf *pageFile) summarize() (*openSummary, error) {
+	sum := &openSummary{edges: map[string]*edgeInfo{}, markers: map[string][][]byte{}}
+	large := func(path [][]byte) (string, bool) {
+		switch {
+		case len(path) == 1 && bytes.Equal(path[0], bucketDead):
+			return "dead", true
+		case len(path) == 2 && bytes.Equal(path[0], bucketQueues):
+			return "q\x00" + string(path[1]), true
+		case len(path) >= 2 && bytes.Equal(path[0], bucketDests):
+			return "", true
+		}
+		return "", false
+	}
+	w := newWalker(pf, false)
+	w.descend = func(path [][]byte, i, n int, lo, hi []byte) bool {
+		name, big := large(path)
+		if !big || i == 0 || i == n-1 {
+			return true
+		}
+		if len(path) == 2 && sum.markerIn(path[1], lo, hi) {
+			return true
+		}
+		if e := sum.edges[name]; e != nil {
+			e.exact = false
+		}
+		return false
+	}
+	w.leaf = func(path [][]byte, k, v []byte) {
+		if len(path) == 2 && bytes.Equal(path[0], bucketInflight) {
+			sum.markers[string(path[1])] = append(sum.markers[string(path[1])], bytes.Clone(k))
+			return
+		}
+		name, big := large(path)
+		if !big || name == "" {
+			return
+		}
+		e := sum.edges[name]
+		if e == nil {
+			e = &edgeInfo{firstKey: bytes.Clone(k), firstVal: bytes.Clone(v), exact: true}
+			sum.edges[name] = e
+		}
+		e.lastKey, e.lastVal = k, v
+		e.n++
+		if name == "dead" {
+			e.sum += int64(len(v))
+		} else {
+			e.sum += int64(len(rowData(v)))
+		}
+	}
+	w.walkRoot()
+	for _, e := range sum.edges {
+		e.lastKey, e.lastVal = bytes.Clone(e.lastKey), bytes.Clone(e.lastVal)
+	}
+	return sum, w.err
+}
+
+// markerIn reports whether queue bucket name has an in-flight marker in [lo, hi).
+func (sum *openSummary) markerIn(name, lo, hi []byte) bool {
+	ks := sum.markers[string(name)]
+	i, _ := slices.BinarySearchFunc(ks, lo, bytes.Compare)
+	return i < len(ks) && (hi == nil || bytes.Compare(ks[i], hi) < 0)
 }

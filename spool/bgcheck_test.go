@@ -16,7 +16,7 @@ import (
 
 // deferCheck opens every file as a large one: after an unclean stop the full check and the row
 // scan run in the background (as Open does for files over DefaultFullCheckMaxBytes).
-var deferCheck = spool.Options{FullCheckMaxBytes: -1, NoSync: true}
+var deferCheck = spool.NoCheckDelay(spool.Options{FullCheckMaxBytes: -1, NoSync: true})
 
 // uncleanImage builds a spool and copies its file while it is open (an unclean stop: no current
 // clean-shutdown marker): queue A holds a-00000..a-01999 except a-00010..a-00019 (acked out of
@@ -222,5 +222,29 @@ func TestSmallFileCheckedByUsedPages(t *testing.T) {
 	defer func() { must(t, s.Close()) }()
 	if st := s.Stats(); st.Quarantined != 1 {
 		t.Fatalf("file of %d bytes (a few hundred KB used) opened on its marker: quarantined %d", fi.Size(), st.Quarantined)
+	}
+}
+
+// TestDeferredOpenChecksWhatItReads: after an unclean stop, the pages Open itself reads through
+// bbolt (here the first leaf of queue A, where the estimate and Take start) are checked with
+// pread before bbolt maps the file: damage there is found at Open, quarantined, never a crash.
+func TestDeferredOpenChecksWhatItReads(t *testing.T) {
+	path, _, b := uncleanImage(t)
+	smashLeafOf(t, path, []byte(`{"id":"a-00000`))
+	s, err := spool.Open(path, deferCheck)
+	must(t, err)
+	defer func() { must(t, s.Close()) }()
+	if st := s.Stats(); st.Quarantined != 1 || st.Checking {
+		t.Fatalf("damage in the first leaf: quarantined %d, checking %v; want 1, false", st.Quarantined, st.Checking)
+	}
+	moved, _ := filepath.Glob(path + ".corrupt-*")
+	if len(moved) != 1 {
+		t.Fatalf("quarantined files %v", moved)
+	}
+	if _, err := spool.Salvage(t.Context(), moved[0], s); err == nil {
+		t.Fatal("salvage of a damaged file reports no loss")
+	}
+	if got := ids(mustTake(t, s, qB, 0, 0)); !slices.Equal(got, b) {
+		t.Fatalf("queue B salvaged %d of %d rows", len(got), len(b))
 	}
 }

@@ -17,3 +17,9 @@ func WithCheckGate(o Options, gate <-chan struct{}) Options {
 	o.checkGate = gate
 	return o
 }
+
+// NoCheckDelay makes the background check start at once rather than after the first Take.
+func NoCheckDelay(o Options) Options {
+	o.checkDelay = -1
+	return o
+}

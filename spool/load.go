@@ -38,7 +38,7 @@ func (s *Spool) load(how openHow) error {
 				"rows", requeued)
 		}
 		if how.deferred {
-			return s.loadDeferred()
+			return s.loadDeferred(how.sum)
 		}
 		var st state
 		err := s.db.View(func(tx *bolt.Tx) error {

@@ -80,6 +80,7 @@ func Open(path string, opts Options) (*Spool, error) {
 type openHow struct {
 	clean    *cleanMarker
 	deferred bool
+	sum      *openSummary // deferred: the pages Open reads, checked, and the estimate's edges
 }
 
 func withDefaults(o Options) (Options, error) {
@@ -162,9 +163,10 @@ func (s *Spool) openFile() (openHow, error) {
 // against the file size always. A file whose used pages come to at most
 // Options.FullCheckMaxBytes gets the full structural check now (tens of milliseconds) and load
 // scans its rows. A larger one opens on its clean-shutdown marker alone when that is current;
-// without one (an unclean stop) it gets what bbolt needs before it writes (meta and freelist,
-// a few page reads), and the full structural check and the scan of every row run in the
-// background once Open returns (runCheck). A missing or empty file is valid (bbolt creates it).
+// without one (an unclean stop) the freelist and every page Open reads through bbolt are checked
+// now (summarize: a few page reads per queue), and the full structural check and the scan of
+// every row run in the background once Open returns (runCheck). A missing or empty file is
+// valid (bbolt creates it).
 func (s *Spool) validate() (openHow, error) {
 	unlock, err := s.lockFile()
 	if err != nil || unlock == nil {
@@ -183,10 +185,15 @@ func (s *Spool) validate() (openHow, error) {
 		return openHow{clean: clean}, nil
 	}
 	if large {
-		if err := pf.checkFreelist(); err != nil {
+		err := pf.checkFreelist()
+		var sum *openSummary
+		if err == nil {
+			sum, err = pf.summarize()
+		}
+		if err != nil {
 			return openHow{}, fmt.Errorf("%w: %s: check: %w", errCorrupt, s.path, err)
 		}
-		return openHow{deferred: true}, nil
+		return openHow{deferred: true, sum: sum}, nil
 	}
 	if err := pf.check(); err != nil {
 		return openHow{}, fmt.Errorf("%w: %s: check: %w", errCorrupt, s.path, err)

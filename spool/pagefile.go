@@ -252,6 +252,9 @@ type walker struct {
 	leaf func(path [][]byte, key, value []byte)
 	// cancel (optional) stops a strict walk with its error when it returns one.
 	cancel func() error
+	// descend (optional) says whether to walk child i of the n of a branch page of the bucket at
+	// path, whose keys lie in [lo, hi) (hi nil: unbounded).
+	descend func(path [][]byte, i, n int, lo, hi []byte) bool
 }
 
 func newWalker(pf *pageFile, tolerant bool) *walker {
@@ -341,6 +344,9 @@ func (w *walker) walkElems(path [][]byte, p []byte, depth int, what string) {
 			w.lo, w.hi = e.key, nil
 			if i+1 < len(es) {
 				w.hi = es[i+1].key
+			}
+			if w.descend != nil && !w.descend(path, i, len(es), w.lo, w.hi) {
+				continue
 			}
 			w.walkPage(path, e.child, depth+1)
 		case e.bucket:

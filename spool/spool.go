@@ -52,7 +52,8 @@ type Options struct {
 	// in place (a raw CSV line or unconverted value is not a row).
 	Remap Remapper
 
-	checkGate <-chan struct{} // tests: the background check waits for it before it starts
+	checkGate  <-chan struct{} // tests: the background check waits for it before it starts
+	checkDelay time.Duration   // tests: replaces checkDelay (negative: no wait)
 }
 
 // Full policies.

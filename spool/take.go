@@ -44,6 +44,7 @@ func (s *Spool) Take(q QueueKey, maxRows, maxBytes int) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("spool: take from %s: %w", q, s.classifyWrite(err))
 	}
+	s.tookFirst()
 	for _, r := range b.Rows {
 		qs.taken[r.Seq] = takenRow{size: len(r.Data), at: r.At}
 	}

@@ -361,7 +361,7 @@ func (c *spoolCmd) stats(b spoolBackend) error {
 		out.InFlight, out.DeadLetters, out.Bytes, out.MaxBytes, out.FileBytes)
 	fmt.Fprintf(tw, "dropped (drop_oldest)\t%d\nre-queued after crash\t%d\ndead letters evicted\t%d\n", out.Dropped, out.Requeued, out.DeadEvicted)
 	if out.Checking {
-		fmt.Fprintln(tw, "\nrows and bytes are estimates: the file was not closed cleanly and is not checked yet (the agent checks it in the background)")
+		fmt.Fprintln(tw, "\nrows and bytes are estimates: the file has no current clean-shutdown marker (a crash, or a stop before the agent's check of it ended); the agent checks it in the background")
 	}
 	return tw.Flush()
 }
