@@ -54,6 +54,10 @@ func (c *column) appendPlainString(dst, text []byte) ([]byte, bool) {
 		if n, ok := smallInt(string(text)); ok {
 			return strconv.AppendInt(dst, n, 10), true
 		}
+	case config.TypeDateTime:
+		if c.unit == 0 && c.layout == "" {
+			return appendUTCText(dst, text)
+		}
 	}
 	return dst, false
 }
@@ -66,6 +70,9 @@ func (c *column) appendNumber(dst, text []byte) ([]byte, bool) {
 			return strconv.AppendInt(dst, n, 10), true
 		}
 	case config.TypeDouble:
+		if plainDouble(text) {
+			return append(dst, text...), true
+		}
 		out, res := appendDoubleText(dst, string(text))
 		return out, res == numOK
 	case config.TypeString:
@@ -107,4 +114,94 @@ func htmlSafe(s []byte) bool {
 		}
 	}
 	return true
+}
+
+// appendUTCText appends the DateTime of the common text YYYY-MM-DDTHH:MM:SS[.mmm]Z: the wire
+// format is that text with the milliseconds made explicit. false for any other text, or a
+// value out of range (time.Parse then decides).
+func appendUTCText(dst, s []byte) ([]byte, bool) {
+	if (len(s) != 20 && len(s) != 24) || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+		s[16] != ':' || s[len(s)-1] != 'Z' || (len(s) == 24 && (s[19] != '.' || digitsAt(s, 20, 3) < 0)) {
+		return dst, false
+	}
+	year, month, day := digitsAt(s, 0, 4), digitsAt(s, 5, 2), digitsAt(s, 8, 2)
+	hour, minute, sec := digitsAt(s, 11, 2), digitsAt(s, 14, 2), digitsAt(s, 17, 2)
+	if year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return dst, false
+	}
+	dst = append(append(dst, '"'), s[:19]...)
+	if len(s) == 24 {
+		dst = append(dst, s[19:23]...)
+	} else {
+		dst = append(dst, ".000"...)
+	}
+	return append(dst, `Z"`...), true
+}
+
+// digitsAt reads n decimal digits at s[i:]; -1 when one is not a digit.
+func digitsAt(s []byte, i, n int) int {
+	v := 0
+	for _, c := range s[i : i+n] {
+		if !isDigit(c) {
+			return -1
+		}
+		v = v*10 + int(c-'0')
+	}
+	return v
+}
+
+// daysIn is the number of days of month in year (Gregorian).
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// plainDouble reports whether the Double of the JSON number text s formats back as s itself
+// (strconv 'g', shortest): no exponent, at most 15 significant digits (so they round-trip and
+// none shorter does), no trailing zero after the point, and a magnitude that 'g' writes
+// without an exponent (integer part of at most 6 digits, at most 3 zeros after "0.").
+func plainDouble(s []byte) bool {
+	i := 0
+	if len(s) > 0 && s[0] == '-' {
+		i++
+	}
+	intStart := i
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	intLen := i - intStart
+	if intLen == 0 || intLen > 6 {
+		return false
+	}
+	sig := intLen
+	if s[intStart] == '0' {
+		sig = 0 // JSON allows no other leading zero
+	}
+	if i == len(s) {
+		return sig <= 15
+	}
+	if s[i] != '.' || s[len(s)-1] == '0' {
+		return false
+	}
+	zeros := 0
+	for i++; i < len(s); i++ {
+		switch c := s[i]; {
+		case !isDigit(c):
+			return false
+		case sig == 0 && c == '0':
+			zeros++
+		default:
+			sig++
+		}
+	}
+	return sig <= 15 && (intLen > 1 || s[intStart] != '0' || zeros <= 3)
 }
