@@ -25,11 +25,11 @@ func (s *Scheduler) Next(now time.Time) Decision {
 	if s.eff.rowsPerPost < 1 {
 		return Decision{Wait: s.rampWait()} // no budget held (yet)
 	}
-	n := s.size(t)
+	n := s.fit(now, s.size(t))
 	if w := s.admitWait(now, t, n); w > 0 {
 		w = min(w, s.rampWait())
 		if u := s.overtake(now, t, n); u != nil {
-			return Decision{Table: u.name, Rows: s.size(u)}
+			return Decision{Table: u.name, Rows: s.fit(now, s.size(u))}
 		}
 		return Decision{Wait: min(w, soonest)}
 	}
@@ -46,7 +46,7 @@ func (s *Scheduler) overtake(now time.Time, head *tableState, n int) *tableState
 		if t == head || !s.canPost(t) || s.readyIn(now, t) > 0 {
 			continue
 		}
-		k := s.size(t)
+		k := s.fit(now, s.size(t))
 		fair := t.served+int64(k) <= head.served+int64(n) || (s.draining(head) && !s.draining(t))
 		if !fair || s.admitWait(now, t, k) > 0 {
 			continue
@@ -147,7 +147,8 @@ func (s *Scheduler) freeSlot(now time.Time) (int, time.Duration) {
 }
 
 // admitWait returns how long until a POST of n rows of t fits every limit (0 = now): the
-// rolling windows (less the live reserve while t drains) and, once throttled, the pacers.
+// rolling windows (less the live reserve while t drains), the cells' hourly buckets
+// (hourly.go) and, once throttled, the pacers.
 func (s *Scheduler) admitWait(now time.Time, t *tableState, n int) time.Duration {
 	l := s.eff
 	if s.draining(t) {
@@ -156,12 +157,25 @@ func (s *Scheduler) admitWait(now time.Time, t *tableState, n int) time.Duration
 			return Forever // a Result frees a slot
 		}
 	}
-	w := s.win.rowsWait(now, n, l.rowsPerHour)
+	// A Kafka holding's hourly limits go through its cells' buckets (hourly.go): its own
+	// rolling hour would hold back the cells it keeps for the rows of the cells it lost.
+	metered := s.hold.metered()
+	w := s.tokenWait(now, n)
+	if !metered {
+		w = s.win.rowsWait(now, n, l.rowsPerHour)
+	}
 	if s.paced() {
 		w = max(w, s.rowPacer.delay(now, n), s.postPacer.delay(now, 1))
 	}
-	if s.large {
-		return max(w, s.win.countWait(now, hour, l.postsPerHourLarge))
+	if !s.large {
+		return max(w, s.win.countWait(now, minute, l.postsPerMinute))
 	}
-	return max(w, s.win.countWait(now, minute, l.postsPerMinute))
+	if metered {
+		w = max(w, s.win.countWait(now, minute, l.postsPerMinute))
+		if !now.Before(s.largeAt.Add(hour)) {
+			return w // every POST of the service's hour drew from the buckets
+		}
+	}
+	// The hour's POSTs before the switch count too: wait for this instance's own.
+	return max(w, s.win.countWait(now, hour, l.postsPerHourLarge))
 }

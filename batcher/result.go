@@ -20,6 +20,7 @@ func (s *Scheduler) Sent(now time.Time, table string, rows int) Ticket {
 		tk.slot = slot + 1
 	}
 	tk.id = s.win.send(now, rows)
+	tk.draws = s.take(now, rows)
 	if s.paced() {
 		s.rowPacer.take(now, rows)
 		s.postPacer.take(now, 1)
@@ -57,6 +58,7 @@ func (s *Scheduler) Result(now time.Time, tk Ticket, o Outcome) {
 		return // not a Ticket from Sent
 	}
 	s.win.finish(tk.id, now)
+	s.answered(now, tk.draws, o.Class == Throttled || o.Class == Rejected)
 	if tk.slot > 0 {
 		delete(s.slots, tk.slot-1)
 	}

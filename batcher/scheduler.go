@@ -52,6 +52,7 @@ type Ticket struct {
 	sentAt time.Time
 	bisect bool
 	slot   int // pending slot + 1 (share.go); 0 = none
+	draws  []draw
 }
 
 // Scheduler decides, for one dataset, which table posts how many rows when. It is a pure
@@ -83,6 +84,7 @@ type Scheduler struct {
 	eff     effective
 	drain   effective // eff less the live reserve: what backlog POSTs may use
 	large   bool
+	largeAt time.Time // when the large tier began
 
 	tables []*tableState
 	byName map[string]*tableState
@@ -295,7 +297,7 @@ func (s *Scheduler) updateTier(now time.Time) {
 		}
 	}
 	if large != s.large {
-		s.large = large
+		s.large, s.largeAt = large, now
 		s.apply(now)
 	}
 }

@@ -91,6 +91,7 @@ type sourceHold struct {
 	revoked bool
 	total   int
 	cells   map[int]time.Time // partition → acquired at
+	budgets map[int]*cellBudget
 }
 
 func newHolding(sources int, period, guard time.Duration) *holding {
@@ -117,7 +118,9 @@ func (h *holding) assign(now time.Time, src ShareSource, a Assignment, prev *sou
 		old = prev
 	}
 	keep := old != nil && old.total == a.Total && a.Generation == old.gen+1
-	sh := &sourceHold{gen: a.Generation, total: a.Total, cells: map[int]time.Time{}}
+	// A group's first generation: nobody held a cell before, its hourly budgets start full.
+	first := old == nil && a.Generation <= 1
+	sh := &sourceHold{gen: a.Generation, total: a.Total, cells: map[int]time.Time{}, budgets: map[int]*cellBudget{}}
 	for _, p := range a.Partitions {
 		if p < 0 || p >= a.Total {
 			continue
@@ -130,8 +133,29 @@ func (h *holding) assign(now time.Time, src ShareSource, a Assignment, prev *sou
 			at = now
 		}
 		sh.cells[p] = at // zero: settled
+		if b := old.budget(p); keep && b != nil {
+			sh.budgets[p] = b
+			continue
+		}
+		// A new budget: full in a first generation; otherwise empty, filling once the cell
+		// counts for the minute (hourly.go). A cell restored from the spool (savedHold) has
+		// no budget: it starts empty too.
+		c := h.cell(src.Index, p, a.Total)
+		from := now
+		if !first {
+			from = now.Add(minute)
+		}
+		sh.budgets[p] = &cellBudget{size: c.Hi - c.Lo, full: first, from: from}
 	}
 	h.sources[src.Index] = sh
+}
+
+// budget returns the hourly budget of partition p (nil if none).
+func (sh *sourceHold) budget(p int) *cellBudget {
+	if sh == nil {
+		return nil
+	}
+	return sh.budgets[p]
 }
 
 // savedHold is a source's holding as persisted in the spool (SharePersist), so that a restarted

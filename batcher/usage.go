@@ -61,6 +61,13 @@ func (s *Scheduler) Usage(now time.Time) Usage {
 	if s.large {
 		u.PostsLeft = max(0, s.eff.postsPerHourLarge-u.PostsThisHour)
 	}
+	if s.hold.metered() { // the cells' hourly buckets (hourly.go) may hold less
+		rows, posts, _ := s.tokens(now)
+		u.RowsLeftThisHour = min(u.RowsLeftThisHour, int(rows))
+		if s.large {
+			u.PostsLeft = min(u.PostsLeft, int(posts))
+		}
+	}
 	return u
 }
 

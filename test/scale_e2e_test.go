@@ -37,10 +37,16 @@ type scaleGroup struct {
 	addrs []string
 	topic string
 	procs []*ingestProc
-	n     int // instances started so far (names)
+	n     int    // instances started so far (names)
+	lim   limits // the dataset's (and the emulator's) limits
 }
 
 func newScaleGroup(t *testing.T, topic string, backlogRows int) *scaleGroup {
+	t.Helper()
+	return newScaleGroupLimits(t, topic, backlogRows, scaleLimits)
+}
+
+func newScaleGroupLimits(t *testing.T, topic string, backlogRows int, lim limits) *scaleGroup {
 	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(scalePartitions, topic),
 		kfake.GroupMinSessionTimeout(100*time.Millisecond))
@@ -48,7 +54,7 @@ func newScaleGroup(t *testing.T, topic string, backlogRows int) *scaleGroup {
 		t.Fatalf("kfake: %v", err)
 	}
 	t.Cleanup(c.Close)
-	g := &scaleGroup{t: t, emu: ingestEmulator(t, scaleLimits, emulator.Options{}), addrs: c.ListenAddrs(), topic: topic}
+	g := &scaleGroup{t: t, emu: ingestEmulator(t, lim, emulator.Options{}), addrs: c.ListenAddrs(), topic: topic, lim: lim}
 	if backlogRows > 0 {
 		s := ingestMessages(0, backlogRows, 0)
 		ingestAwaitProduced(t, ingestProduce(g.addrs, nil, topic, s.msgs, 5000, 0), 60*time.Second)
@@ -63,7 +69,7 @@ func (g *scaleGroup) start() *ingestProc {
 	// A lead of 20 s of its share (about 700 rows here) keeps each POST full while most of the
 	// backlog stays in Kafka, where a rebalance moves it.
 	src := ingestKafkaSource(g.addrs, g.topic, "g-"+g.topic, "    max_lead: 20s\n")
-	cfg := ingestConfig(g.t, g.t.TempDir(), g.emu, scaleLimits, src)
+	cfg := ingestConfig(g.t, g.t.TempDir(), g.emu, g.lim, src)
 	// No live reserve: these runs drain a backlog, and the ceiling measured is the dataset's
 	// (batch.live_reserve would keep 10% of every limit for live rows).
 	b, err := os.ReadFile(cfg)
