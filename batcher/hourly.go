@@ -48,7 +48,8 @@ import (
 //
 // POSTs are sized to the tokens: a POST waits for half the instance's row capacity (the whole
 // capacity in the large tier, where POSTs are scarce) or its backlog, whichever is less, and
-// carries what the tokens allow.
+// carries what the tokens allow. A draining backlog leaves the live reserve's part of the
+// capacity (batch.live_reserve) in the buckets, so live rows take the refill first.
 
 // hourSlack is a bucket's capacity as a part of its cell's hour when no larger unit is needed:
 // two minutes.
@@ -182,9 +183,11 @@ func (s *Scheduler) tokens(now time.Time) (rows, posts, rowCap float64) {
 	return rows, posts, rowCap
 }
 
-// fit returns the rows a POST of up to n rows should carry at now: n without buckets; otherwise
-// what the tokens allow, but at least the size it waits for (tokenWait).
-func (s *Scheduler) fit(now time.Time, n int) int {
+// fit returns the rows t's next POST should carry at now: size(t) without buckets; otherwise
+// what the tokens allow (less what a draining table leaves to live rows, keep), but at least the
+// size it waits for (tokenWait).
+func (s *Scheduler) fit(now time.Time, t *tableState) int {
+	n := s.size(t)
 	if !s.hold.metered() || n < 1 {
 		return n
 	}
@@ -193,8 +196,22 @@ func (s *Scheduler) fit(now time.Time, n int) int {
 	if s.large {
 		unit = rowCap
 	}
-	want := min(n, max(1, int(math.Floor(unit+1e-9))))
-	return min(n, max(want, int(math.Floor(rows+1e-9))))
+	keep := s.keep(t)
+	want := min(n, max(1, int(math.Floor(unit+1e-9))-keep)) // want + keep ≤ the capacity
+	return min(n, max(want, int(math.Floor(rows+1e-9))-keep))
+}
+
+// keep returns the tokens a POST of t leaves in the buckets: a draining table leaves the live
+// reserve's part of the instance's row capacity to live rows, which so take the refill first.
+func (s *Scheduler) keep(t *tableState) int {
+	if s.reserve <= 0 || !s.hold.metered() || !s.draining(t) {
+		return 0
+	}
+	cap := 0.0
+	for _, c := range s.hold.budgets() {
+		cap += s.rowsParams(c.size).cap
+	}
+	return int(math.Floor(cap * s.reserve))
 }
 
 // tokenWait returns how long until the held cells' buckets hold n rows (and, in the large tier,

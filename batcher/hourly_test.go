@@ -3,6 +3,7 @@ package batcher
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -290,5 +291,55 @@ func hourlyRun(t *testing.T, sc hourScenario, n int, sticky bool, hours int) {
 	}
 	if used < floor {
 		t.Errorf("hours 2-%d used %.1f%% of the binding limit, want >= %.0f%%", hours, 100*used, 100*floor)
+	}
+}
+
+// The cells' buckets: a first generation starts full, a cell taken over starts empty and fills
+// from a minute later at (B − b) per hour, a cell kept into the next generation keeps its
+// tokens, POSTs in flight hold their tokens until answered, and a refused POST gives its rows back.
+func TestHourlyBuckets(t *testing.T) {
+	l := config.Limits{RowsPerPost: 100, RowsPerHour: 12_000, PostsPerMinute: 60, PendingPosts: 5}
+	s := NewScheduler(t0, SchedulerConfig{Limits: l, Retention: "basicFIFO", Tables: []string{"a"}, ShareSources: 1})
+	src := ShareSource{Index: 0, Count: 1}
+	// 12 partitions: B = 1,000 rows per hour per cell, b = 2 minutes' worth = 33.3, r = 966.7/h.
+	p := s.rowsParams(1.0 / 12)
+	if want := (bucketParams{cap: 1000.0 / 30, rate: (1000 - 1000.0/30) / 3600}); math.Abs(p.cap-want.cap) > 1e-9 || math.Abs(p.rate-want.rate) > 1e-12 {
+		t.Fatalf("rows bucket %+v, want %+v", p, want)
+	}
+	s.SetAssignment(t0, src, Assignment{Generation: 1, Partitions: []int{0, 1, 2}, Total: 12})
+	if rows, _, _ := s.tokens(t0); math.Abs(rows-100) > 1e-6 {
+		t.Fatalf("first generation: %.3f rows, want 100 (3 full buckets)", rows)
+	}
+	tk := s.Sent(t0, "a", 100)
+	if rows, _, _ := s.tokens(t0.Add(time.Hour)); rows > 1e-9 {
+		t.Errorf("an hour with a POST in flight: %.3f rows, want 0 (in flight counts until answered)", rows)
+	}
+	s.Result(t0.Add(time.Hour), tk, Outcome{Class: Throttled, RetryAfter: time.Second})
+	if rows, _, _ := s.tokens(t0.Add(time.Hour)); math.Abs(rows-100) > 1e-6 {
+		t.Errorf("after a 429: %.3f rows, want the 100 back", rows)
+	}
+	at := t0.Add(time.Hour)
+	tk = s.Sent(at, "a", 100)
+	s.Result(at, tk, Outcome{Class: OK})
+	// Next generation: 0 and 1 kept (empty, refilling), 5 taken over (empty until a minute later).
+	s.Revoke(at, src)
+	s.SetAssignment(at, src, Assignment{Generation: 2, Partitions: []int{0, 1, 5}, Total: 12})
+	for _, tc := range []struct {
+		after time.Duration
+		want  float64
+	}{
+		{0, 0},
+		{time.Minute, 2 * p.rate * 60},
+		{2 * time.Minute, 2*p.rate*120 + p.rate*60},
+		{time.Hour, 3 * p.cap},
+	} {
+		if rows, _, _ := s.tokens(at.Add(tc.after)); math.Abs(rows-tc.want) > 1e-6 {
+			t.Errorf("%v after the hand-over: %.3f rows, want %.3f", tc.after, rows, tc.want)
+		}
+	}
+	// Without a Kafka source: no buckets, the rolling windows alone.
+	f := NewScheduler(t0, SchedulerConfig{Limits: l, Tables: []string{"a"}})
+	if f.hold.metered() || f.tokenWait(t0, 100) != 0 {
+		t.Error("a holding without Kafka sources is metered")
 	}
 }

@@ -25,11 +25,11 @@ func (s *Scheduler) Next(now time.Time) Decision {
 	if s.eff.rowsPerPost < 1 {
 		return Decision{Wait: s.rampWait()} // no budget held (yet)
 	}
-	n := s.fit(now, s.size(t))
+	n := s.fit(now, t)
 	if w := s.admitWait(now, t, n); w > 0 {
 		w = min(w, s.rampWait())
 		if u := s.overtake(now, t, n); u != nil {
-			return Decision{Table: u.name, Rows: s.fit(now, s.size(u))}
+			return Decision{Table: u.name, Rows: s.fit(now, u)}
 		}
 		return Decision{Wait: min(w, soonest)}
 	}
@@ -46,7 +46,7 @@ func (s *Scheduler) overtake(now time.Time, head *tableState, n int) *tableState
 		if t == head || !s.canPost(t) || s.readyIn(now, t) > 0 {
 			continue
 		}
-		k := s.fit(now, s.size(t))
+		k := s.fit(now, t)
 		fair := t.served+int64(k) <= head.served+int64(n) || (s.draining(head) && !s.draining(t))
 		if !fair || s.admitWait(now, t, k) > 0 {
 			continue
@@ -160,7 +160,7 @@ func (s *Scheduler) admitWait(now time.Time, t *tableState, n int) time.Duration
 	// A Kafka holding's hourly limits go through its cells' buckets (hourly.go): its own
 	// rolling hour would hold back the cells it keeps for the rows of the cells it lost.
 	metered := s.hold.metered()
-	w := s.tokenWait(now, n)
+	w := s.tokenWait(now, n+s.keep(t))
 	if !metered {
 		w = s.win.rowsWait(now, n, l.rowsPerHour)
 	}
