@@ -33,7 +33,7 @@ func TestBenchCommandPrintsEveryFigure(t *testing.T) {
 	for _, want := range []string{
 		"JSON lines -> spool", "bare encoding/json decode", "write+fdatasync", "CPU per million rows",
 		"20k-row backfill, default limits", "kill -9 halfway", "memory, 3 datasets", "delivery, 3 datasets",
-		"restart with a", "`spool stats`, cold cache",
+		"restart with a", "`spool stats`, cold cache", "restart after kill -9, cold cache", "`spool stats` after kill -9",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("bench output lacks %q", want)
