@@ -86,6 +86,9 @@ func (s *Spool) answerOnce(b *Batch, op string, txFn func(*bolt.Tx, [][]byte) er
 		return err
 	}
 	defer unlock()
+	if s.staleBatch(b) {
+		return nil // taken from a file since moved aside: its rows were salvaged (bgcheck.go)
+	}
 	qs, keys, err := s.inflightKeys(b)
 	if err != nil {
 		return fmt.Errorf("spool: %s %s: %w", op, b.Queue, err)

@@ -292,8 +292,8 @@ func (s *Spool) takeFoundNone(q QueueKey, qs *queueState) {
 // repair handles damage found by the deferred check: it moves the file aside (logged once),
 // opens a fresh one so delivery and ingest go on, and salvages the old file's readable rows into
 // it (those in flight too: Power BI may receive them twice). Batches in flight at that moment
-// are forgotten: their Ack or Nack fails with ErrNotInFlight and their rows come back through
-// the salvage. A read-only spool only logs: it never moves a file.
+// are forgotten: their Ack, Nack or Reject does nothing (staleBatch) and their rows come back
+// through the salvage; the fresh file's sequences continue the old ones, so no key is reused. A read-only spool only logs: it never moves a file.
 func (s *Spool) repair(c *bgCheck, cause error) {
 	s.damaged.Store(true)
 	if s.opts.ReadOnly {
@@ -327,6 +327,7 @@ func (s *Spool) swapFresh(c *bgCheck, cause error) (string, error) {
 	if s.db == nil {
 		return "", ErrClosed
 	}
+	seqs, deadSeq := s.sequences()
 	_ = protect(s.db.Close)
 	s.db = nil
 	dst, err := s.moveAside(cause)
@@ -345,6 +346,9 @@ func (s *Spool) swapFresh(c *bgCheck, cause error) (string, error) {
 	s.fanouts = nil
 	s.mu.Unlock()
 	if err := s.load(openHow{}); err != nil {
+		return dst, err
+	}
+	if err := s.keepSequences(seqs, deadSeq); err != nil {
 		return dst, err
 	}
 	for q, f := range fanouts {
@@ -462,4 +466,92 @@ func (sum *openSummary) markerIn(name, lo, hi []byte) bool {
 	ks := sum.markers[string(name)]
 	i, _ := slices.BinarySearchFunc(ks, lo, bytes.Compare)
 	return i < len(ks) && (hi == nil || bytes.Compare(ks[i], hi) < 0)
+}
+
+// sequences reads the last sequence of every queue and of the dead letters from the file about
+// to be moved aside; where the file cannot say, it takes what memory knows plus a margin no
+// file reaches in practice.
+func (s *Spool) sequences() (map[QueueKey]uint64, uint64) {
+	seqs := map[QueueKey]uint64{}
+	var dead uint64
+	err := protect(func() error {
+		return s.db.View(func(tx *bolt.Tx) error {
+			if d := tx.Bucket(bucketDead); d != nil {
+				dead = d.Sequence()
+			}
+			return tx.Bucket(bucketQueues).ForEachBucket(func(name []byte) error {
+				if q, ok := parseQueueName(name); ok {
+					seqs[q] = tx.Bucket(bucketQueues).Bucket(name).Sequence()
+				}
+				return nil
+			})
+		})
+	})
+	const margin = 1 << 40
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for q, qs := range s.st.queues {
+		if _, ok := seqs[q]; ok && err == nil {
+			continue
+		}
+		top := qs.oldestSeq
+		for seq := range qs.taken {
+			top = max(top, seq)
+		}
+		seqs[q] = max(seqs[q], top+margin)
+	}
+	if err != nil {
+		dead += margin
+	}
+	return seqs, dead
+}
+
+// keepSequences starts the fresh file's queues and dead letters after the sequences of the file
+// moved aside, so a row appended or salvaged now never takes the key of a row in a batch taken
+// from the old file, and records those bounds for staleBatch. Holds dbmu exclusively.
+func (s *Spool) keepSequences(seqs map[QueueKey]uint64, deadSeq uint64) error {
+	err := s.update(func(tx *bolt.Tx) error {
+		for q, seq := range seqs {
+			qb, err := tx.Bucket(bucketQueues).CreateBucketIfNotExists(queueName(q))
+			if err != nil {
+				return err
+			}
+			if err := qb.SetSequence(seq); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketDead).SetSequence(deadSeq)
+	})
+	if err != nil {
+		return fmt.Errorf("keep sequences: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stale = seqs
+	for q := range seqs {
+		s.st.queue(q) // the queues exist in the file now
+	}
+	return nil
+}
+
+// staleBatch reports whether every row of b was taken from a file a repair has since moved
+// aside (its Ack, Nack or Reject is then a no-op: the rows were salvaged and come again).
+// Holds wmu.
+func (s *Spool) staleBatch(b *Batch) bool {
+	top, ok := s.stale[b.Queue]
+	if !ok || len(b.Rows) == 0 {
+		return false
+	}
+	qs := s.st.queues[b.Queue]
+	for _, r := range b.Rows {
+		if r.Seq > top {
+			return false
+		}
+		if qs != nil {
+			if _, taken := qs.taken[r.Seq]; taken {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -176,6 +176,10 @@ type Spool struct {
 	chk       *bgCheck
 	chkDone   chan struct{}
 	chkCancel func()
+	// stale: after a repair moved the file aside, the last sequence each queue had in it; rows
+	// at or below it that are not in flight belong to batches taken from the old file. Guarded
+	// like the state.
+	stale map[QueueKey]uint64
 
 	wmu sync.Mutex
 
