@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
@@ -256,5 +258,38 @@ func TestDeferredOpenChecksWhatItReads(t *testing.T) {
 	}
 	if got := ids(mustTake(t, s, qB, 0, 0)); !slices.Equal(got, b) {
 		t.Fatalf("queue B salvaged %d of %d rows", len(got), len(b))
+	}
+}
+
+// TestDeferredOpenRefusesACycle: a branch page of queue A whose first child is itself (bbolt
+// would descend it forever) is found by the pread walk before bbolt maps the file: quarantined.
+func TestDeferredOpenRefusesACycle(t *testing.T) {
+	path, _, _ := uncleanImage(t)
+	db, err := bolt.Open(path, 0o600, nil)
+	must(t, err)
+	var root int
+	must(t, db.View(func(tx *bolt.Tx) error {
+		root = int(tx.Bucket([]byte("queues")).Bucket([]byte(qA.Dataset + "\x00" + qA.Table)).Root())
+		return nil
+	}))
+	ps := db.Info().PageSize
+	must(t, db.Close())
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	must(t, err)
+	hdr := make([]byte, 16+16)
+	_, err = f.ReadAt(hdr, int64(root*ps))
+	must(t, err)
+	if flags := binary.LittleEndian.Uint16(hdr[8:]); flags != 0x01 {
+		t.Fatalf("root of queue A (page %d) is not a branch: flags %#x", root, flags)
+	}
+	binary.LittleEndian.PutUint64(hdr[16+8:], uint64(root)) // first child: itself
+	_, err = f.WriteAt(hdr, int64(root*ps))
+	must(t, err)
+	must(t, f.Close())
+	s, err := spool.Open(path, deferCheck)
+	must(t, err)
+	defer func() { must(t, s.Close()) }()
+	if st := s.Stats(); st.Quarantined != 1 {
+		t.Fatalf("a cycle in queue A's first path: quarantined %d, want 1", st.Quarantined)
 	}
 }
