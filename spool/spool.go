@@ -39,10 +39,13 @@ type Options struct {
 	// logged and counted (Stats.DeadEvicted). Dead letters do not count toward MaxBytes.
 	// 0 = MaxBytes/10.
 	MaxDeadBytes int64
-	// FullCheckMaxBytes: a cleanly closed file up to this size is still fully checked and
-	// scanned at Open (tens of milliseconds); a larger one opens on its clean-shutdown marker
-	// alone, in a few page reads. A file without a current marker (a crash, a kill -9) is
-	// always fully checked. 0 = DefaultFullCheckMaxBytes; negative = trust every marker.
+	// FullCheckMaxBytes: a file whose used pages (up to the high-water mark, not the space
+	// bbolt grows the file ahead by) come to at most this is fully checked and scanned at Open
+	// (tens of milliseconds). A larger one opens on its clean-shutdown marker alone, in a few
+	// page reads; without a current marker (a crash, a kill -9) it opens on estimates after
+	// checking the pages Open reads, and the full check and row scan run in the background
+	// (Stats.Checking; see bgcheck.go). 0 = DefaultFullCheckMaxBytes; negative = every file is
+	// large.
 	FullCheckMaxBytes int64
 	// ReadOnly opens for inspection (spool stats, dead-letters): nothing is written, no pid
 	// file, no compaction, no quarantine (a damaged file is an error). It shares the lock with
