@@ -18,7 +18,7 @@ import (
 type Record struct {
 	Line   int64          // 1-based line where the record starts
 	Offset int64          // byte offset just past the record: the resume point
-	Fields map[string]any // JSON values (numbers as json.Number) or CSV strings
+	Fields map[string]any // JSON values (numbers as json.Number) or CSV strings; nil if deferred (Decoded)
 	Raw    []byte         // the raw input, for dead letters
 	Header []string       // CSV: the header the record was read with (shared, do not modify)
 	Row    []byte         // the row already coerced by the source (HTTP ingest); spooled as is
