@@ -104,6 +104,14 @@ func (t *Table) checkFields(rec map[string]any, count bool) (map[string]any, err
 				if folded == nil {
 					folded = map[string]string{}
 				}
+				for other, o := range folded {
+					if o == to {
+						// Two fields stand for one only by case ({"name":…,"NAME":…} for Name):
+						// picking one would depend on map order, so the record is refused.
+						a, b := min(k, other), max(k, other)
+						return nil, &FieldError{Column: to, Reason: fmt.Sprintf("fields %q and %q both match %q only by case", a, b, to)}
+					}
+				}
 				folded[k] = to
 				known++
 				continue

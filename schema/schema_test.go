@@ -216,3 +216,35 @@ func FuzzCoerce(f *testing.F) {
 		}
 	})
 }
+
+// TestCaseOnlyMatches: a field that differs from a column's field only in case is read by it when
+// the exact field is absent; two such fields for one column refuse the record (reading either would
+// depend on map order), every time, whatever the order of the keys.
+func TestCaseOnlyMatches(t *testing.T) {
+	tb := mustCompile(t, config.Table{Name: "T", Columns: []config.Column{{Name: "Name", Type: "string"}, {Name: "n", Type: "int64"}}})
+	tests := []struct {
+		name string
+		rec  map[string]any
+		want string // row, or "error: ..." substring
+	}{
+		{"exact", map[string]any{"Name": "a", "n": json.Number("1")}, `{"Name":"a","n":1}`},
+		{"case only", map[string]any{"NAME": "a", "n": json.Number("1")}, `{"Name":"a","n":1}`},
+		{"exact wins over case", map[string]any{"Name": "a", "name": "b", "n": json.Number("1")}, `{"Name":"a","n":1}`},
+		{"two by case", map[string]any{"name": "a", "NAME": "b", "n": json.Number("1")}, `error: fields "NAME" and "name" both match "Name" only by case`},
+	}
+	for _, tc := range tests {
+		for range 20 { // map order varies between iterations
+			got, err := tb.Coerce(tc.rec, time.Time{})
+			if want, ok := strings.CutPrefix(tc.want, "error: "); ok {
+				var fe *FieldError
+				if !errors.As(err, &fe) || !strings.Contains(fe.Reason, want) {
+					t.Fatalf("%s: got %s, %v; want FieldError %q", tc.name, got, err, want)
+				}
+				continue
+			}
+			if err != nil || string(got) != tc.want {
+				t.Fatalf("%s: got %s, %v; want %s", tc.name, got, err, tc.want)
+			}
+		}
+	}
+}
