@@ -2,7 +2,6 @@ package spool
 
 import (
 	"fmt"
-	"maps"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -138,7 +137,7 @@ func (s *Spool) settle(qs *queueState, keys [][]byte, back bool) {
 		t := qs.taken[seq]
 		delete(qs.taken, seq)
 		if back {
-			qs.addReady(1, int64(t.size), seq, t.at)
+			qs.addReady(1, int64(t.size), seq, t.when())
 		} else {
 			s.st.used -= int64(t.size)
 		}
@@ -147,11 +146,13 @@ func (s *Spool) settle(qs *queueState, keys [][]byte, back bool) {
 	// A Go map never gives back the room it grew to: rebuild the in-flight set once it holds a
 	// quarter of its peak, so a queue's memory follows the rows in flight now, not the most it
 	// ever had (50 draining datasets otherwise keep tens of MiB of empty map).
+	// (maps.Clone would keep the room: it copies the table as it is.)
 	if n := len(qs.taken); n <= qs.takenPeak/4 {
-		qs.taken, qs.takenPeak = maps.Clone(qs.taken), n
-		if qs.taken == nil {
-			qs.taken = map[uint64]takenRow{}
+		small := make(map[uint64]takenRow, n)
+		for k, v := range qs.taken {
+			small[k] = v
 		}
+		qs.taken, qs.takenPeak = small, n
 	}
 }
 

@@ -46,7 +46,7 @@ func (s *Spool) writeClean() error {
 		for seq, t := range qs.taken {
 			cq.Bytes += int64(t.size)
 			if cq.OldestSeq == 0 || seq < cq.OldestSeq {
-				cq.OldestSeq, cq.OldestAt = seq, t.at.UnixNano()
+				cq.OldestSeq, cq.OldestAt = seq, t.when().UnixNano()
 			}
 		}
 		m.Queues = append(m.Queues, cq)

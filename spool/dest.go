@@ -456,7 +456,7 @@ func (d *Destination) Take(q QueueKey, maxRows, maxBytes int) (*Batch, error) {
 	d.s.mu.Lock()
 	defer d.s.mu.Unlock()
 	for _, r := range b.Rows {
-		st.taken[r.Seq] = takenRow{size: len(r.Data), at: r.At}
+		st.taken[r.Seq] = newTaken(len(r.Data), r.At)
 	}
 	st.ready -= len(b.Rows)
 	st.readyBytes -= int64(b.Bytes)
@@ -483,7 +483,7 @@ func (d *Destination) Nack(b *Batch) error {
 	for _, r := range b.Rows {
 		t := st.taken[r.Seq]
 		delete(st.taken, r.Seq)
-		st.addReady(1, int64(t.size), r.Seq, t.at)
+		st.addReady(1, int64(t.size), r.Seq, t.when())
 	}
 	d.s.signal()
 	return nil

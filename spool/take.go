@@ -46,7 +46,7 @@ func (s *Spool) Take(q QueueKey, maxRows, maxBytes int) (*Batch, error) {
 	}
 	s.tookFirst()
 	for _, r := range b.Rows {
-		qs.taken[r.Seq] = takenRow{size: len(r.Data), at: r.At}
+		qs.taken[r.Seq] = newTaken(len(r.Data), r.At)
 	}
 	qs.takenPeak = max(qs.takenPeak, len(qs.taken))
 	qs.ready -= len(b.Rows)
