@@ -213,6 +213,7 @@ func (d *Dispatcher) SetAssignment(src ShareSource, a Assignment) {
 	var prev *sourceHold
 	if d.sched.hold.sources[src.Index] == nil {
 		prev = d.loadShare(src)
+		d.loadPosts(prev)
 	}
 	d.sched.assign(d.clock.Now(), src, a, prev)
 	d.saveShare(src)
@@ -235,6 +236,20 @@ func (d *Dispatcher) loadShare(src ShareSource) *sourceHold {
 		return nil
 	}
 	return sv.hold()
+}
+
+// loadPosts reads this spool's POSTs since an hour and a minute ago into prev, from which the
+// buckets of the cells it keeps are rebuilt (hourly.go, restore); unreadable, they start empty.
+func (d *Dispatcher) loadPosts(prev *sourceHold) {
+	if prev == nil || d.o.PostLog == nil {
+		return
+	}
+	posts, err := d.o.PostLog.RecentPosts(d.o.Dataset.Name, d.clock.Now().Add(-hour-minute))
+	if err != nil {
+		d.log.Warn("read the POSTs of the last hour; kept partitions' hourly buckets start empty", "err", err)
+		return
+	}
+	prev.posts, prev.logged = posts, true
 }
 
 // saveShare persists src's holding; a failure costs only a minute's wait after a restart.

@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
 // Hourly limits across hand-overs: a token bucket per cell.
@@ -61,6 +63,10 @@ type bucket struct {
 	at       time.Time // when x was last brought up to date
 	from     time.Time // refill starts (an acquired cell: after its minute)
 	inflight float64   // tokens of POSTs in flight drawn from this bucket
+	// prior is the part of inflight that a previous process's POSTs may still hold (restore);
+	// it is released at priorUntil.
+	prior      float64
+	priorUntil time.Time
 }
 
 // cellBudget is the hourly budget of one held cell. It moves with the cell while the instance
@@ -78,6 +84,16 @@ type bucketParams struct{ cap, rate float64 }
 
 // advance brings b up to date at now.
 func (b *bucket) advance(now time.Time, p bucketParams) {
+	if b.prior != 0 && !now.Before(b.priorUntil) {
+		b.fill(b.priorUntil, p)
+		b.inflight -= b.prior
+		b.prior = 0
+	}
+	b.fill(now, p)
+}
+
+// fill refills b up to now, under its capacity less what is in flight.
+func (b *bucket) fill(now time.Time, p bucketParams) {
 	if now.After(b.at) {
 		start := b.at
 		if b.from.After(start) {
@@ -352,5 +368,93 @@ func (s *Scheduler) answered(now time.Time, ds []draw, refused bool) {
 		}
 		d.c.rows.advance(now, rp)
 		d.c.posts.advance(now, pp)
+	}
+}
+
+// restore rebuilds at now the buckets of the cells r a restarted process keeps (its previous
+// process held them in the previous generation: nobody else owned them in between) from this
+// spool's post log, instead of starting them empty.
+//
+// The replay treats the kept cells K together as one bucket M (capacity Σb, refill Σr): it
+// starts EMPTY at S = max(now − 1h, the latest time a cell of K started filling: its acquisition
+// + 1 minute; a first generation's cells started full and set no bound), every logged POST since
+// S draws its rows (and one POST token, whatever the tier) at its send time, all attributed to
+// K (the previous process may have held other cells too), and stays in flight (content + in
+// flight ≤ Σb) for a minute, the time the hand-overs allow for an answer; POSTs sent in the
+// minute before S are in flight at S. No refund is replayed (an answer is not logged). The
+// content at now is split among the cells of K in proportion to their capacity, usable at once;
+// what is still in flight stays in flight in the cells' buckets (prior) until the last of those
+// POSTs is a minute old, refill running meanwhile.
+//
+// Why that never exceeds the hourly limit in a rolling hour [u, u+1h] (the cells outside K keep
+// their own buckets; C is the content, I what is in flight):
+//
+//   - Every POST this spool sent on K since S − 1 minute is in M's log (RecordPost precedes the
+//     send) and M draws at least those, and M's in flight holds at least the POSTs of K in
+//     flight: sends on K in [u, v] ≤ C_M(u) + Σr(v − u) − C(v) and stamps ≤ I_M(u) + that, with
+//     C_M + I_M ≤ Σb. After now the cells' separate buckets, starting with M's content and in
+//     flight, hold together at most what M would (separate buckets lose refill when one is full,
+//     never gain), and never draw below zero. So for u ≥ S a window holds at most
+//     Σb + Σr × 1h = ΣB: whatever the content at S, which is why M may start empty, and an
+//     empty start is never above the true content (a bucket's content is monotone in its start).
+//   - u < S = now − 1h: the window ends before now, the previous process's own buckets held.
+//   - u < S = F, a cell's fill start: before F its holders (previous owners, then this spool
+//     waiting its minute) kept K's per-cell bounds, at most Σb + Σr(F − u) − I(F) stamped in
+//     [u, F) (no debt at F); from F, M starts at 0 with I_M(F) ≥ I(F): at most
+//     I(F) + Σr(v − F). Together ΣB.
+func (s *Scheduler) restore(now time.Time, r *restart) {
+	start := later(now.Add(-hour), r.since)
+	end := later(now, start) // a cell still in its minute: nothing refills before it starts
+	replay := func(params func(c float64) bucketParams, cost func(spool.PostRecord) float64, get func(*cellBudget) *bucket) {
+		var m bucketParams
+		for _, c := range r.cells {
+			p := params(c.size)
+			m.cap += p.cap
+			m.rate += p.rate
+		}
+		type event struct {
+			at   time.Time
+			draw bool
+			n    float64
+		}
+		var evs []event
+		for _, p := range r.posts {
+			if p.Rows < 0 || p.At.Before(start.Add(-minute)) || p.At.After(now) {
+				continue
+			}
+			n := cost(p)
+			evs = append(evs, event{at: later(p.At, start), draw: !p.At.Before(start), n: n}, event{at: p.At.Add(minute), n: -n})
+			if !evs[len(evs)-1].at.After(start) {
+				evs = evs[:len(evs)-2] // answered before S
+			}
+		}
+		slices.SortStableFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
+		b := bucket{at: start, from: start}
+		var until time.Time
+		for _, e := range evs {
+			if e.at.After(end) {
+				until = later(until, e.at) // still in flight at the end
+				continue
+			}
+			b.advance(e.at, m)
+			if e.n > 0 && e.draw {
+				b.x -= e.n
+			}
+			b.inflight += e.n
+			b.advance(e.at, m)
+		}
+		b.advance(end, m)
+		for _, c := range r.cells {
+			w := params(c.size).cap / m.cap
+			*get(c) = bucket{x: b.x * w, at: now, from: end, inflight: b.inflight * w}
+			if b.inflight > 0 {
+				get(c).prior, get(c).priorUntil = b.inflight*w, until
+			}
+		}
+	}
+	replay(s.rowsParams, func(p spool.PostRecord) float64 { return float64(p.Rows) }, func(c *cellBudget) *bucket { return &c.rows })
+	replay(s.postsParams, func(spool.PostRecord) float64 { return 1 }, func(c *cellBudget) *bucket { return &c.posts })
+	for _, c := range r.cells {
+		c.init, c.full, c.from = true, false, end
 	}
 }

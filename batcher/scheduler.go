@@ -204,7 +204,9 @@ func (s *Scheduler) SetAssignment(now time.Time, src ShareSource, a Assignment) 
 }
 
 func (s *Scheduler) assign(now time.Time, src ShareSource, a Assignment, prev *sourceHold) {
-	s.hold.assign(now, src, a, prev)
+	if r := s.hold.assign(now, src, a, prev); r != nil {
+		s.restore(now, r)
+	}
 	s.updateTier(now)
 	s.apply(now)
 }

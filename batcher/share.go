@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/pbi-pusher/pbi-pusher/spool"
 )
 
 // Scale-out: several instances split one dataset's limits without talking to each other.
@@ -92,6 +94,10 @@ type sourceHold struct {
 	total   int
 	cells   map[int]time.Time // partition → acquired at
 	budgets map[int]*cellBudget
+	// A previous process's holding (savedHold) only: this spool's POSTs since an hour and a
+	// minute ago, and whether they could be read.
+	posts  []spool.PostRecord
+	logged bool
 }
 
 func newHolding(sources int, period, guard time.Duration) *holding {
@@ -107,7 +113,10 @@ func newHolding(sources int, period, guard time.Duration) *holding {
 
 // assign records src's new assignment at now. prev, if not nil, is what this spool's previous
 // process held (persisted): used when this process has held nothing of src yet.
-func (h *holding) assign(now time.Time, src ShareSource, a Assignment, prev *sourceHold) {
+//
+// It returns the cells kept from prev whose buckets the caller rebuilds from prev's post log
+// (nil if none).
+func (h *holding) assign(now time.Time, src ShareSource, a Assignment, prev *sourceHold) *restart {
 	if src.Count != h.count || src.Index < 0 || src.Index >= h.count {
 		h.count = max(src.Count, 1)
 		h.sources = map[int]*sourceHold{}
@@ -120,6 +129,11 @@ func (h *holding) assign(now time.Time, src ShareSource, a Assignment, prev *sou
 	keep := old != nil && old.total == a.Total && a.Generation == old.gen+1
 	// A group's first generation: nobody held a cell before, its hourly budgets start full.
 	first := old == nil && a.Generation <= 1
+	// Cells kept from this spool's previous process (prev, the very next generation): their
+	// buckets are rebuilt from its post log (hourly.go, restore) when it could be read.
+	var kept []*cellBudget
+	since := time.Time{}
+	restoring := keep && old == prev && prev.logged
 	sh := &sourceHold{gen: a.Generation, total: a.Total, cells: map[int]time.Time{}, budgets: map[int]*cellBudget{}}
 	for _, p := range a.Partitions {
 		if p < 0 || p >= a.Total {
@@ -138,16 +152,42 @@ func (h *holding) assign(now time.Time, src ShareSource, a Assignment, prev *sou
 			continue
 		}
 		// A new budget: full in a first generation; otherwise empty, filling once the cell
-		// counts for the minute (hourly.go). A cell restored from the spool (savedHold) has
-		// no budget: it starts empty too.
+		// counts for the minute (hourly.go). A cell kept from the previous process (savedHold)
+		// whose post log cannot be read starts empty too.
 		c := h.cell(src.Index, p, a.Total)
 		from := now
 		if !first {
 			from = now.Add(minute)
 		}
 		sh.budgets[p] = &cellBudget{size: c.Hi - c.Lo, full: first, from: from}
+		if restoring && ok {
+			kept = append(kept, sh.budgets[p])
+			if !at.IsZero() { // acquired from someone else: its bucket filled from a minute later
+				since = later(since, at.Add(minute))
+			}
+		}
 	}
 	h.sources[src.Index] = sh
+	if len(kept) == 0 {
+		return nil
+	}
+	return &restart{cells: kept, since: since, posts: prev.posts}
+}
+
+// restart is what a restarted process rebuilds of the buckets of the cells it keeps: the cells,
+// the latest time one of them started filling (zero: all settled since a first generation), and
+// this spool's POSTs (hourly.go, restore).
+type restart struct {
+	cells []*cellBudget
+	since time.Time
+	posts []spool.PostRecord
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // budget returns the hourly budget of partition p (nil if none).

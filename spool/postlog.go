@@ -20,7 +20,8 @@ type PostRecord struct {
 }
 
 // RecordPost durably records a POST of rows to dataset at time at, before it is sent, and forgets
-// records older than an hour.
+// records older than an hour and a minute (a restarted process counts the POSTs of the last hour
+// and those that may still have been in flight at its start, batcher's restore).
 func (s *Spool) RecordPost(dataset string, at time.Time, rows int) error {
 	unlock, err := s.lockWrite()
 	if err != nil {
@@ -37,7 +38,7 @@ func (s *Spool) RecordPost(dataset string, at time.Time, rows int) error {
 			return err
 		}
 		b.FillPercent = 1.0
-		if err := pruneBefore(b, at.Add(-time.Hour)); err != nil {
+		if err := pruneBefore(b, at.Add(-time.Hour-time.Minute)); err != nil {
 			return err
 		}
 		seq, _ := b.NextSequence()

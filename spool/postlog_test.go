@@ -36,12 +36,19 @@ func TestPostLogSurvivesReopenAndForgetsAfterAnHour(t *testing.T) {
 	if len(got) != 2 || got[0].Rows != 200 || !got[0].At.Equal(t0.Add(20*time.Minute)) || got[1].Rows != 300 {
 		t.Fatalf("recent posts of A after reopen = %+v, want the 200- and 300-row posts", got)
 	}
-	// A record more than an hour after the first prunes it.
+	// A record an hour and a minute after the first keeps it (a restart counts the POSTs that
+	// may still be in flight an hour ago); one later prunes it.
 	if err := s.RecordPost("A", t0.Add(61*time.Minute), 1); err != nil {
 		t.Fatal(err)
 	}
+	if all, _ := s.RecentPosts("A", time.Time{}); len(all) != 4 || all[0].Rows != 100 {
+		t.Fatalf("61 minutes later = %+v, want the first record kept", all)
+	}
+	if err := s.RecordPost("A", t0.Add(61*time.Minute+time.Second), 1); err != nil {
+		t.Fatal(err)
+	}
 	all, _ := s.RecentPosts("A", time.Time{})
-	if len(all) != 3 || all[0].Rows != 200 {
+	if len(all) != 4 || all[0].Rows != 200 {
 		t.Fatalf("after pruning = %+v, want the first record gone", all)
 	}
 	if b, _ := s.RecentPosts("B", time.Time{}); len(b) != 1 || b[0].Rows != 7 {
