@@ -215,7 +215,11 @@ func (d *Dispatcher) SetAssignment(src ShareSource, a Assignment) {
 		prev = d.loadShare(src)
 		d.loadPosts(prev)
 	}
-	d.sched.assign(d.clock.Now(), src, a, prev)
+	if n := d.sched.assign(d.clock.Now(), src, a, prev); n > 0 {
+		rows, posts, _ := d.sched.tokens(d.clock.Now())
+		d.log.Info("hourly buckets of the partitions kept across the restart restored from the spool's POSTs",
+			"partitions", n, "rows", int64(rows), "posts", int64(posts))
+	}
 	d.saveShare(src)
 	d.mu.Unlock()
 	d.poke()

@@ -430,6 +430,9 @@ func (s *Scheduler) restore(now time.Time, r *restart) {
 		}
 		slices.SortStableFunc(evs, func(a, b event) int { return a.at.Compare(b.at) })
 		b := bucket{at: start, from: start}
+		if !r.since.After(now.Add(-hour)) {
+			b.x = m.cap // S = now − 1h: any start is sound (see above); the in-flight clip applies
+		}
 		var until time.Time
 		for _, e := range evs {
 			if e.at.After(end) {

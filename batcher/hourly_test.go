@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -94,6 +95,8 @@ func (d hourDest) Send(ctx context.Context, _ spool.QueueKey, rows []spool.Row) 
 
 // member is one instance of the group in a run.
 type member struct {
+	sp     *spool.Spool // restarts only: its spool (holding, post log)
+	path   string
 	q      *memQueue
 	d      *Dispatcher
 	cancel context.CancelFunc
@@ -116,17 +119,7 @@ type hourScenario struct {
 // switch), rolling-minute POSTs and POSTs in flight never exceed the limits at any instant, and
 // the group keeps using most of the binding hourly limit.
 func TestHourlyAcrossRebalances(t *testing.T) {
-	scenarios := []hourScenario{
-		{name: "rows per hour", retention: "basicFIFO",
-			limits:  config.Limits{RowsPerPost: 100, PostsPerMinute: 60, RowsPerHour: 12_000, PendingPosts: 5},
-			binding: func(l config.Limits) float64 { return float64(l.RowsPerHour) }},
-		{name: "POSTs per hour past the switch", retention: "None", large: true,
-			limits:  config.Limits{RowsPerPost: 100, PostsPerMinute: 60, RowsPerHour: 1_000_000, PendingPosts: 5, PostsPerHourLarge: 120},
-			binding: func(l config.Limits) float64 { return float64(l.PostsPerHourLarge * l.RowsPerPost) }},
-		{name: "rows per hour past the switch", retention: "None", large: true,
-			limits:  config.Limits{RowsPerPost: 500, PostsPerMinute: 60, RowsPerHour: 24_000, PendingPosts: 5, PostsPerHourLarge: 120},
-			binding: func(l config.Limits) float64 { return float64(l.RowsPerHour) }},
-	}
+	scenarios := hourScenarios()
 	// Every N for the first scenario with a sticky assignor; a few N for the rest (the test runs
 	// under -race in CI).
 	const hours = 3
@@ -143,14 +136,48 @@ func TestHourlyAcrossRebalances(t *testing.T) {
 				name := fmt.Sprintf("%s/%d instances/sticky %v", sc.name, n, sticky)
 				t.Run(name, func(t *testing.T) {
 					t.Parallel()
-					synctest.Test(t, func(t *testing.T) { hourlyRun(t, sc, n, sticky, hours) })
+					synctest.Test(t, func(t *testing.T) { hourlyRun(t, sc, n, sticky, hours, false) })
 				})
 			}
 		}
 	}
 }
 
-func hourlyRun(t *testing.T, sc hourScenario, n int, sticky bool, hours int) {
+// TestHourlyAcrossRestarts: as TestHourlyAcrossRebalances, with restarts too: an instance killed
+// and started again on its spool, which owns its partitions again in the next generation and
+// rebuilds their buckets from its post log (hourly.go, restore). No limit is exceeded in any
+// rolling hour or minute across the restarts, and a restarted instance keeps using its part of
+// the hour (it does not start empty).
+func TestHourlyAcrossRestarts(t *testing.T) {
+	scenarios := hourScenarios()
+	for _, sc := range scenarios {
+		for _, n := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%s/%d instances", sc.name, n), func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) { hourlyRun(t, sc, n, true, 3, true) })
+			})
+		}
+	}
+}
+
+// hourScenarios are the limits that bind in the hourly runs.
+func hourScenarios() []hourScenario {
+	return []hourScenario{
+		{name: "rows per hour", retention: "basicFIFO",
+			limits:  config.Limits{RowsPerPost: 100, PostsPerMinute: 60, RowsPerHour: 12_000, PendingPosts: 5},
+			binding: func(l config.Limits) float64 { return float64(l.RowsPerHour) }},
+		{name: "POSTs per hour past the switch", retention: "None", large: true,
+			limits:  config.Limits{RowsPerPost: 100, PostsPerMinute: 60, RowsPerHour: 1_000_000, PendingPosts: 5, PostsPerHourLarge: 120},
+			binding: func(l config.Limits) float64 { return float64(l.PostsPerHourLarge * l.RowsPerPost) }},
+		{name: "rows per hour past the switch", retention: "None", large: true,
+			limits:  config.Limits{RowsPerPost: 500, PostsPerMinute: 60, RowsPerHour: 24_000, PendingPosts: 5, PostsPerHourLarge: 120},
+			binding: func(l config.Limits) float64 { return float64(l.RowsPerHour) }},
+	}
+}
+
+// hourlyRun runs n instances for hours with random events: kills, joins, rebalances, and with
+// restarts also restarts on the same spool.
+func hourlyRun(t *testing.T, sc hourScenario, n int, sticky bool, hours int, restarts bool) {
 	rng := rand.New(rand.NewPCG(uint64(n), map[bool]uint64{true: 1, false: 2}[sticky]))
 	l := WithDefaults(sc.limits)
 	lat := rand.New(rand.NewPCG(uint64(n), 3)) // called under the service's lock
@@ -160,11 +187,28 @@ func hourlyRun(t *testing.T, sc hourScenario, n int, sticky bool, hours int) {
 	src := ShareSource{Index: 0, Count: 1}
 	var members []*member
 	start := time.Now()
-	startMember := func() *member {
-		m := &member{q: newMemQueue(), done: make(chan error, 1)}
+	dir := t.TempDir()
+	spools := 0
+	startMember := func(m *member) *member {
+		if m == nil {
+			m = &member{}
+			if restarts {
+				spools++
+				m.path = filepath.Join(dir, fmt.Sprintf("m%d.db", spools))
+			}
+		}
+		m.q, m.done = newMemQueue(), make(chan error, 1)
 		m.q.append(keyA, 5_000)
-		m.d = NewDispatcher(Options{Dataset: config.Dataset{Name: "ds", Tables: []config.Table{{Name: "a"}}},
-			Queue: m.q, Destination: hourDest{svc: svc, lim: Limits{Rates: l, Retention: sc.retention}}, ShareSources: 1})
+		o := Options{Dataset: config.Dataset{Name: "ds", Tables: []config.Table{{Name: "a"}}},
+			Queue: m.q, Destination: hourDest{svc: svc, lim: Limits{Rates: l, Retention: sc.retention}}, ShareSources: 1}
+		if m.path != "" {
+			sp, err := spool.Open(m.path, spool.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.sp, o.ShareStore, o.PostLog = sp, sp, sp
+		}
+		m.d = NewDispatcher(o)
 		if sc.large {
 			m.d.SetServiceRows("a", 1_000_000, true)
 		}
@@ -232,12 +276,27 @@ func hourlyRun(t *testing.T, sc hourScenario, n int, sticky bool, hours int) {
 			most.parts = slices.Delete(most.parts, k, k+1)
 		}
 	}
+	stop := func(m *member) {
+		m.cancel()
+		if err := <-m.done; err != nil {
+			t.Fatal(err)
+		}
+		if m.sp != nil {
+			if err := m.sp.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for range n {
-		members = append(members, startMember())
+		members = append(members, startMember(nil))
 	}
 	split()
 	assign()
-	kills, joins, rebalances := 0, 0, 0
+	kills, joins, rebalances, restarted := 0, 0, 0, 0
+	events := 3
+	if restarts {
+		events = 4
+	}
 	end := start.Add(time.Duration(hours) * time.Hour)
 	for {
 		d := time.Duration(5+rng.IntN(20)) * time.Minute
@@ -246,17 +305,22 @@ func hourlyRun(t *testing.T, sc hourScenario, n int, sticky bool, hours int) {
 			break
 		}
 		time.Sleep(d + time.Duration(rng.IntN(60_000))*time.Millisecond)
-		switch ev := rng.IntN(3); {
+		switch ev := rng.IntN(events); {
 		case ev == 0 && len(members) > 1: // kill -9: gone at once; its partitions move after the session timeout
 			k := rng.IntN(len(members))
-			members[k].cancel()
-			<-members[k].done
+			stop(members[k])
 			members = slices.Delete(members, k, k+1)
 			time.Sleep(3 * time.Second)
 			kills++
 		case ev == 1 && len(members) < 12:
-			members = append(members, startMember())
+			members = append(members, startMember(nil))
 			joins++
+		case ev == 3: // a restart on the same spool: it owns its partitions again in the next generation
+			k := rng.IntN(len(members))
+			stop(members[k])
+			time.Sleep(3 * time.Second)
+			startMember(members[k])
+			restarted++
 		default:
 			rebalances++
 		}
@@ -264,18 +328,15 @@ func hourlyRun(t *testing.T, sc hourScenario, n int, sticky bool, hours int) {
 		assign()
 	}
 	for _, m := range members {
-		m.cancel()
-		if err := <-m.done; err != nil {
-			t.Fatal(err)
-		}
+		stop(m)
 	}
 	ceiling := sc.binding(l)
 	// Utilisation: every hour after the first (the first starts with full buckets).
 	used := float64(svc.rowsBetween(start.Add(time.Hour), end)) / float64(hours-1) / ceiling
 	first := float64(svc.rowsBetween(start, start.Add(time.Hour))) / ceiling
 	p := svc.peak
-	t.Logf("%d instances (sticky %v): %d kills, %d joins, %d rebalances; peaks: %d rows/h (limit %d), %d POSTs/h, %d POSTs/min (limit %d), %d pending (limit %d); "+
-		"first hour %.1f%%, hours 2-%d %.1f%% of the binding limit", n, sticky, kills, joins, rebalances, p.rowsHour, l.RowsPerHour,
+	t.Logf("%d instances (sticky %v): %d kills, %d joins, %d rebalances, %d restarts; peaks: %d rows/h (limit %d), %d POSTs/h, %d POSTs/min (limit %d), %d pending (limit %d); "+
+		"first hour %.1f%%, hours 2-%d %.1f%% of the binding limit", n, sticky, kills, joins, rebalances, restarted, p.rowsHour, l.RowsPerHour,
 		p.postsHour, p.postsMinute, l.PostsPerMinute, p.pending, l.PendingPosts, 100*first, hours, 100*used)
 	if p.rowsHour > l.RowsPerHour || p.postsMinute > l.PostsPerMinute || p.pending > l.PendingPosts ||
 		(sc.large && p.postsHour > l.PostsPerHourLarge) {

@@ -203,12 +203,19 @@ func (s *Scheduler) SetAssignment(now time.Time, src ShareSource, a Assignment) 
 	s.assign(now, src, a, nil)
 }
 
-func (s *Scheduler) assign(now time.Time, src ShareSource, a Assignment, prev *sourceHold) {
-	if r := s.hold.assign(now, src, a, prev); r != nil {
+// assign records src's assignment; prev is what this spool's previous process held (nil if not
+// known). It returns how many cells kept from prev had their buckets restored.
+func (s *Scheduler) assign(now time.Time, src ShareSource, a Assignment, prev *sourceHold) int {
+	r := s.hold.assign(now, src, a, prev)
+	if r != nil {
 		s.restore(now, r)
 	}
 	s.updateTier(now)
 	s.apply(now)
+	if r == nil {
+		return 0
+	}
+	return len(r.cells)
 }
 
 // Revoke records that a Kafka source's generation ended: its partitions are not held until the
