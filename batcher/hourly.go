@@ -29,9 +29,12 @@ import (
 //   - A refused POST (429, 400) gives its rows back (the service did not store them); its POST
 //     token stays spent.
 //   - A group's first generation (nobody held anything before) starts full, so a fresh group
-//     starts at once; a restarted process starts empty (its buckets are not persisted: always
-//     safe). A holding without a Kafka source (one instance per dataset) has no buckets: it keeps
-//     the exact rolling windows and the greedy drain (scheduler.go).
+//     starts at once. A restarted process rebuilds the buckets of the cells it keeps (its
+//     persisted holding, the very next generation: nobody else owned them in between) from its
+//     spool's POSTs of the last hour (restore: a conservative replay, usable at once); cells it
+//     did not keep, or all of them without a persisted holding or a readable post log, start
+//     empty as taken-over cells do. A holding without a Kafka source (one instance per dataset)
+//     has no buckets: it keeps the exact rolling windows and the greedy drain (scheduler.go).
 //
 // The per-instance rolling windows at floor(L × share) still apply on top.
 //
@@ -376,8 +379,9 @@ func (s *Scheduler) answered(now time.Time, ds []draw, refused bool) {
 // spool's post log, instead of starting them empty.
 //
 // The replay treats the kept cells K together as one bucket M (capacity Σb, refill Σr): it
-// starts EMPTY at S = max(now − 1h, the latest time a cell of K started filling: its acquisition
-// + 1 minute; a first generation's cells started full and set no bound), every logged POST since
+// starts at S = max(now − 1h, F), F the latest time a cell of K started filling (its
+// acquisition + 1 minute; a first generation's cells started full and set no bound), EMPTY if
+// S = F, FULL if S = now − 1h (both sound, below); every logged POST since
 // S draws its rows (and one POST token, whatever the tier) at its send time, all attributed to
 // K (the previous process may have held other cells too), and stays in flight (content + in
 // flight ≤ Σb) for a minute, the time the hand-overs allow for an answer; POSTs sent in the
@@ -394,14 +398,20 @@ func (s *Scheduler) answered(now time.Time, ds []draw, refused bool) {
 //     flight: sends on K in [u, v] ≤ C_M(u) + Σr(v − u) − C(v) and stamps ≤ I_M(u) + that, with
 //     C_M + I_M ≤ Σb. After now the cells' separate buckets, starting with M's content and in
 //     flight, hold together at most what M would (separate buckets lose refill when one is full,
-//     never gain), and never draw below zero. So for u ≥ S a window holds at most
-//     Σb + Σr × 1h = ΣB: whatever the content at S, which is why M may start empty, and an
-//     empty start is never above the true content (a bucket's content is monotone in its start).
+//     never gain), and draw only tokens they hold (a window in which the restarted process
+//     sends nothing is the previous process's alone). So for u ≥ S a window holds at most
+//     Σb + Σr × 1h = ΣB whatever M's content at S (content + in flight ≤ Σb is all it takes):
+//     a full start is sound, and an empty one is never above it (a bucket's content is monotone
+//     in its start).
 //   - u < S = now − 1h: the window ends before now, the previous process's own buckets held.
-//   - u < S = F, a cell's fill start: before F its holders (previous owners, then this spool
-//     waiting its minute) kept K's per-cell bounds, at most Σb + Σr(F − u) − I(F) stamped in
-//     [u, F) (no debt at F); from F, M starts at 0 with I_M(F) ≥ I(F): at most
-//     I(F) + Σr(v − F). Together ΣB.
+//   - u < S = F, a cell's fill start: before F the holders of K (previous owners, then this
+//     spool waiting its minute) kept the per-cell bounds, at most Σb + Σr(F − u) − I(F) − C(F)
+//     stamped in [u, F), C(F) ≥ 0 (the cell acquired at F − 1 minute holds 0 then, the others
+//     no debt); from F, at most I(F) + C_M(F) + Σr(v − F) with C_M(F) ≤ 0 ≤ C(F): M starts
+//     EMPTY here. Together ΣB.
+//
+// Assumed, as for hand-overs: a POST is answered (stamped) within a minute of its send, and
+// RecordPost succeeded (a failure is logged: only a restart within the hour forgets the POST).
 func (s *Scheduler) restore(now time.Time, r *restart) {
 	start := later(now.Add(-hour), r.since)
 	end := later(now, start) // a cell still in its minute: nothing refills before it starts
@@ -447,6 +457,9 @@ func (s *Scheduler) restore(now time.Time, r *restart) {
 			b.advance(e.at, m)
 		}
 		b.advance(end, m)
+		if until.IsZero() {
+			b.inflight = 0 // every logged POST answered (what is left is rounding)
+		}
 		for _, c := range r.cells {
 			w := params(c.size).cap / m.cap
 			*get(c) = bucket{x: b.x * w, at: now, from: end, inflight: b.inflight * w}

@@ -33,8 +33,9 @@ import (
 // draining backlog spends a minute's budget at once, so nothing bounds when in that minute), so
 // for POSTs per minute it counts only once it has been held for a minute. A cell stays acquired
 // across a rebalance when the instance owns its partition again in the very next group
-// generation (nobody else could have owned it in between); a later generation number, or a
-// restart, means someone else may have owned it, and it waits again. In a group's first
+// generation (nobody else could have owned it in between), also across a restart of the process
+// (its holding is persisted in the spool, savedHold); a later generation number, or a restart
+// without the persisted holding, means someone else may have owned it, and it waits again. In a group's first
 // generation (1) nobody owned anything before: nothing waits.
 //
 // The hourly limits do not ramp: withholding a new cell's hour for an hour would idle a new member
