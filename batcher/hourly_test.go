@@ -347,8 +347,13 @@ func hourlyRun(t *testing.T, sc hourScenario, n int, sticky bool, hours int, res
 	// the large tier); a cell that changes hands loses what its bucket held and a minute of
 	// refill. A sticky assignor moves few cells; a random split moves nearly all at every event.
 	floor := 0.8
-	if !sticky {
+	switch {
+	case !sticky:
 		floor = 0.5
+	case restarts:
+		// Restarts add kills whose partitions move (their buckets start empty): measured 82-96%
+		// over random event sequences, so the floor leaves room for an unlucky sequence.
+		floor = 0.75
 	}
 	if used < floor {
 		t.Errorf("hours 2-%d used %.1f%% of the binding limit, want >= %.0f%%", hours, 100*used, 100*floor)
