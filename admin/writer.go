@@ -35,12 +35,7 @@ func (w *writer) Write(ctx context.Context, source string, recs []ingest.Record,
 
 // Ingested counts one successful write of recs to q (for code that calls ingest.Writer directly).
 func (m *Metrics) Ingested(q spool.QueueKey, recs []ingest.Record, res ingest.Result) {
-	var decode int64
-	for i := range recs {
-		if recs[i].Err != nil {
-			decode++
-		}
-	}
+	decode := int64(res.Malformed)
 	schema := max(0, int64(res.Rejected)-decode)
 	m.tables.add(q, int64(len(recs)), int64(res.Rows), map[string]int64{ReasonDecode: decode, ReasonSchema: schema})
 }

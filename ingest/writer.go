@@ -49,7 +49,10 @@ type Writer struct {
 }
 
 // Result counts what one Write did.
-type Result struct{ Rows, Rejected int }
+type Result struct {
+	Rows, Rejected int
+	Malformed      int // of Rejected: records that did not decode (the rest the table refused)
+}
 
 // Write coerces recs and appends them with checkpoints in one transaction. source names the
 // input (a file path, "stdin", "topic/partition"); positions are reported as source:line for
@@ -78,9 +81,11 @@ func (w *Writer) Write(ctx context.Context, source string, recs []Record, checkp
 			w.bufs.Put(bufp)
 		}
 	}()
+	nMalformed := 0
 	for i := range recs {
 		r := &recs[i]
 		err, fields := r.Err, r.Fields
+		malformed := err != nil
 		if err == nil && r.Row != nil {
 			sw.Rows = append(sw.Rows, r.Row)
 			continue
@@ -97,6 +102,7 @@ func (w *Writer) Write(ctx context.Context, source string, recs []Record, checkp
 				}
 			}
 			fields, err = r.Decoded()
+			malformed = err != nil
 		}
 		if err == nil {
 			var row []byte
@@ -108,6 +114,9 @@ func (w *Writer) Write(ctx context.Context, source string, recs []Record, checkp
 				continue
 			}
 		}
+		if malformed {
+			nMalformed++
+		}
 		format, header := sourceFormat(*r)
 		sw.DeadLetters = append(sw.DeadLetters, spool.DeadLetter{
 			Queue: w.Queue, Data: r.Raw, Position: Position(source, *r), Reason: err.Error(), At: at,
@@ -118,7 +127,7 @@ func (w *Writer) Write(ctx context.Context, source string, recs []Record, checkp
 		return Result{}, fmt.Errorf("spool %d rows and %d dead letters from %s to %s: %w",
 			len(sw.Rows), len(sw.DeadLetters), source, w.Queue, err)
 	}
-	return Result{Rows: len(sw.Rows), Rejected: len(sw.DeadLetters)}, nil
+	return Result{Rows: len(sw.Rows), Rejected: len(sw.DeadLetters), Malformed: nMalformed}, nil
 }
 
 // Position formats where a record came from: source:line, or source@offset when Line is 0.

@@ -23,7 +23,7 @@ func TestWriterRealSpool(t *testing.T) {
 	}
 	w := &Writer{Queue: q, Table: testTable(t), Spool: sp}
 	res, err := w.Write(context.Background(), "in.jsonl", recs, map[string][]byte{"file:in.jsonl": []byte("37")})
-	if err != nil || res != (Result{Rows: 2, Rejected: 2}) {
+	if err != nil || res != (Result{Rows: 2, Rejected: 2, Malformed: 1}) {
 		t.Fatalf("Write = %+v, %v", res, err)
 	}
 	if err := sp.Close(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -43,10 +44,16 @@ func testTable(t *testing.T) *schema.Table {
 }
 
 func TestWriterWrite(t *testing.T) {
+	for _, deferred := range []bool{false, true} {
+		t.Run(fmt.Sprintf("deferred=%v", deferred), func(t *testing.T) { testWriterWrite(t, deferred) })
+	}
+}
+
+func testWriterWrite(t *testing.T, deferred bool) {
 	now := time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC)
 	q := spool.QueueKey{Dataset: "D", Table: "T"}
 	input := "{\"id\": 1}\n{bad\n{\"id\": \"x\"}\n{\"id\": 2}\n"
-	recs, err := decodeAll(t, "jsonl", []byte(input), DecoderOptions{})
+	recs, err := decodeAll(t, "jsonl", []byte(input), DecoderOptions{Deferred: deferred})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +66,9 @@ func TestWriterWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res != (Result{Rows: 2, Rejected: 3}) || len(fs.writes) != 1 {
+	// Malformed: the line that is not JSON and the Kafka record with Err (metrics: reason decode),
+	// whether the line was decoded by the decoder or by the Writer (deferred).
+	if res != (Result{Rows: 2, Rejected: 3, Malformed: 2}) || len(fs.writes) != 1 {
 		t.Fatalf("result %+v after %d appends", res, len(fs.writes))
 	}
 	got := fs.writes[0]
