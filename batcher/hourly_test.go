@@ -82,17 +82,6 @@ func (s *hourService) rowsBetween(a, b time.Time) int {
 	return n
 }
 
-type hourDest struct {
-	svc *hourService
-	lim Limits
-}
-
-func (d hourDest) Limits() Limits           { return d.lim }
-func (hourDest) Classify(err error) Outcome { return testClassify(err) }
-func (d hourDest) Send(ctx context.Context, _ spool.QueueKey, rows []spool.Row) error {
-	return d.svc.post(ctx, len(rows))
-}
-
 // member is one instance of the group in a run.
 type member struct {
 	sp     *spool.Spool // restarts only: its spool (holding, post log)
@@ -200,7 +189,7 @@ func hourlyRun(t *testing.T, sc hourScenario, n int, sticky bool, hours int, res
 		m.q, m.done = newMemQueue(), make(chan error, 1)
 		m.q.append(keyA, 5_000)
 		o := Options{Dataset: config.Dataset{Name: "ds", Tables: []config.Table{{Name: "a"}}},
-			Queue: m.q, Destination: hourDest{svc: svc, lim: Limits{Rates: l, Retention: sc.retention}}, ShareSources: 1}
+			Queue: m.q, Destination: serviceDest{svc: svc, limits: Limits{Rates: l, Retention: sc.retention}}, ShareSources: 1}
 		if m.path != "" {
 			sp, err := spool.Open(m.path, spool.Options{})
 			if err != nil {

@@ -77,7 +77,7 @@ func TestRestoreKeptBuckets(t *testing.T) {
 						t.Fatal(err)
 					}
 					return sp, NewDispatcher(Options{Dataset: config.Dataset{Name: "ds", Tables: []config.Table{{Name: "a"}}},
-						Destination:  hourDest{lim: Limits{Rates: l, Retention: "basicFIFO"}},
+						Destination:  serviceDest{limits: Limits{Rates: l, Retention: "basicFIFO"}},
 						ShareSources: 1, ShareStore: sp, PostLog: sp})
 				}
 				restart := time.Now().Add(2 * time.Hour)

@@ -96,9 +96,14 @@ type service struct {
 	rows        int
 }
 
+// poster is a shared service of the share tests (service, hourService): it takes one POST.
+type poster interface {
+	post(ctx context.Context, rows int) error
+}
+
 // serviceDest is one instance's Destination onto the shared service, with its own limits.
 type serviceDest struct {
-	svc    *service
+	svc    poster
 	limits Limits
 }
 
