@@ -305,7 +305,11 @@ func TestPreloadedLargeTableE2E(t *testing.T) {
 	produced := time.Now()
 	// A Kafka holding spends the hour's 120 POSTs through each partition's bucket (README
 	// "Scale-out"): at most one POST per partition at once (4), then 120 per hour between them.
-	ingestEventually(t, 90*time.Second, "the first POSTs", func() bool {
+	// When the group's first generation completed before the second member joined, the first
+	// member keeps its full buckets and posts at once; when both join in generation 2 (seen in CI),
+	// every partition may have been someone else's and starts empty: a minute, then a token per
+	// about 62 s per instance (two partitions of 29 POSTs an hour) - about 2 minutes.
+	ingestEventually(t, 4*time.Minute, "the first POSTs", func() bool {
 		for _, p := range ps {
 			if p.exited() {
 				t.Fatalf("%s exited (code %d)\n%s", p.name, p.code, tail(p.stderr(), 30))
